@@ -1,0 +1,103 @@
+"""The engine interface every recognizer implements, and the data it exchanges.
+
+Audio enters engines as mono float32 PCM at 16 kHz (`SAMPLE_RATE`), already split into
+utterances by the service layer; engines never see HTTP, files of unknown format or the database.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+from typing import Any, Protocol
+
+import numpy as np
+
+SAMPLE_RATE = 16000
+
+
+@dataclass(frozen=True)
+class ModelVersion:
+    """One immutable version of a base model: an engine plus a directory of checksummed files."""
+
+    base_model: str  # e.g. "en-US_BroadbandModel"
+    version: str  # e.g. "en-US_BroadbandModel.v2026-11-21"
+    engine: str  # registry name: "pocketsphinx" | "whisper"
+    language: str  # "en-US"
+    rate: int  # minimum sampling rate the model is meant for
+    description: str
+    path: Path  # directory holding the files
+    files: dict[str, str]  # relative path -> sha256
+    created: datetime
+    options: dict[str, Any] = field(default_factory=dict)  # engine-specific, from the manifest
+
+
+@dataclass(frozen=True)
+class Word:
+    text: str
+    start: float  # seconds from the start of the utterance passed to the engine
+    end: float
+    confidence: float
+
+
+@dataclass(frozen=True)
+class Alternative:
+    transcript: str  # words joined by single spaces, no trailing space
+    confidence: float
+    words: tuple[Word, ...] = ()
+
+
+@dataclass(frozen=True)
+class CustomModel:
+    """A trained custom language model as the engine sees it: its artifact directory."""
+
+    path: Path
+    weight: float  # customization_weight to apply (request value or the one saved at training)
+
+
+@dataclass(frozen=True)
+class DecodeOptions:
+    max_alternatives: int = 1
+    custom: CustomModel | None = None
+    grammar: Path | None = None  # compiled grammar artifact (engine-specific format)
+
+
+@dataclass(frozen=True)
+class TrainingInput:
+    """Everything a custom language model is trained from, already validated by the service."""
+
+    corpora: dict[str, str]  # corpus name -> text
+    words: list[dict[str, Any]]  # Watson word objects: word, sounds_like, display_as, source, count
+    weight: float
+    word_type_to_add: str = "all"  # "all" | "user" (previous-generation only)
+
+
+ProgressCallback = Callable[[int], None]  # percent 0..100
+
+
+class LoadedModel(Protocol):
+    """A base-model version loaded in memory; thread-safe for concurrent `transcribe` calls."""
+
+    def transcribe(self, audio: np.ndarray, options: DecodeOptions) -> list[Alternative]:
+        """Recognize one utterance; best alternative first, at most `options.max_alternatives`."""
+        ...
+
+
+class Engine(Protocol):
+    name: str
+    generation: str  # "previous" (lexicon, OOV words, sounds_like) | "next" (sequence learning)
+
+    def load(self, version: ModelVersion) -> LoadedModel:
+        """Load a model version (callers cache the result)."""
+        ...
+
+    def in_vocabulary(self, version: ModelVersion, word: str) -> bool:
+        """Whether the base model already knows `word` (previous-generation OOV detection)."""
+        ...
+
+    def train(
+        self, version: ModelVersion, data: TrainingInput, out_dir: Path, progress: ProgressCallback
+    ) -> None:
+        """Build a custom language model's artifacts for `version` into `out_dir`."""
+        ...

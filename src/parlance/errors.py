@@ -1,0 +1,72 @@
+"""One error family for the whole service; `api/errors.py` renders it as a Watson error body."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+
+class ParlanceError(Exception):
+    status = 500
+    description = "Internal Server Error"
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}({self.message!r})"
+
+
+class BadRequest(ParlanceError):
+    status, description = 400, "Bad Request"
+
+
+class InvalidAudio(BadRequest):
+    """Audio that is empty, truncated or cannot be decoded."""
+
+
+class Unauthorized(ParlanceError):
+    status, description = 401, "Unauthorized"
+
+
+class NotFound(ParlanceError):
+    status, description = 404, "Not Found"
+
+
+class Conflict(ParlanceError):
+    status, description = 409, "Conflict"
+
+
+class PayloadTooLarge(ParlanceError):
+    status, description = 413, "Payload Too Large"
+
+
+class UnsupportedMediaType(ParlanceError):
+    status, description = 415, "Unsupported Media Type"
+
+
+class EngineBusy(ParlanceError):
+    status, description = 503, "Service Unavailable"
+
+
+class EngineUnavailable(ParlanceError):
+    status, description = 503, "Service Unavailable"
+
+
+class EngineFailure(ParlanceError):
+    """An engine raised on input we accepted: a defect on our side, reported as 500."""
+
+
+@contextmanager
+def map_exceptions(mapping: dict[type[BaseException], type[ParlanceError]]) -> Iterator[None]:
+    """Translate lower-level exceptions into ours (after httpx's `map_exceptions`)."""
+    try:
+        yield
+    except ParlanceError:
+        raise
+    except Exception as exc:
+        for source, target in mapping.items():
+            if isinstance(exc, source):
+                raise target(str(exc) or type(exc).__name__) from None
+        raise

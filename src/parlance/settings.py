@@ -1,0 +1,47 @@
+"""All configuration in one pydantic-settings object, passed explicitly (no module global)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydantic import Field, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="PARLANCE_", env_ignore_empty=True, extra="ignore")
+
+    data_dir: Path = Field(Path("./data"), description="Where the database and model artifacts live.")
+    database_url: str | None = Field(None, description="SQLAlchemy URL; default sqlite in data_dir.")
+    host: str = "127.0.0.1"
+    port: int = 1080
+    public_url: str | None = Field(None, description="Base URL used in `url` fields; default from request.")
+    auth: bool = Field(True, description="Require API keys. `serve --no-auth` turns this off for development.")
+    max_body_bytes: int = Field(100 * 1024 * 1024, description="Largest accepted request body (Watson: 100 MB).")
+    min_body_bytes: int = Field(100, description="Smallest accepted audio body (Watson: 100 bytes).")
+    engine_workers: int = Field(2, description="Threads running engine calls; one decode each.")
+    engine_queue: int = Field(8, description="Requests allowed to wait for a worker before 503.")
+    job_workers: int = Field(1, description="Background job threads (training, corpus analysis, upgrades).")
+    token_ttl_seconds: int = 3600
+    whisper_compute_type: str = "int8"
+    whisper_beam_size: int = 5
+
+    @field_validator("database_url")
+    @classmethod
+    def _normalise_postgres(cls, v: str | None) -> str | None:
+        if v and v.startswith("postgres://"):
+            return "postgresql+psycopg://" + v[len("postgres://") :]
+        return v
+
+    @property
+    def db_url(self) -> str:
+        return self.database_url or f"sqlite:///{self.data_dir.resolve() / 'parlance.db'}"
+
+    @property
+    def artifacts_dir(self) -> Path:
+        return self.data_dir / "artifacts"
+
+    @property
+    def models_dir(self) -> Path:
+        """Installed base-model versions beyond the built-in ones."""
+        return self.data_dir / "models"
