@@ -1,0 +1,46 @@
+"""`/v1/models`: the base models, with Watson's SpeechModel fields."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter, Request
+
+from parlance.api.deps import OwnerDep, ServicesDep
+from parlance.engines.base import ModelVersion
+
+router = APIRouter(prefix="/v1/models", tags=["models"])
+
+
+def speech_model(v: ModelVersion, base_url: str, generation: str) -> dict[str, Any]:
+    features: dict[str, Any] = {
+        "custom_language_model": True,
+        "custom_acoustic_model": generation == "previous",
+        "speaker_labels": True,
+    }
+    if generation == "next":
+        features["low_latency"] = False
+    return {
+        "name": v.base_model,
+        "language": v.language,
+        "rate": v.rate,
+        "url": f"{base_url}/v1/models/{v.base_model}",
+        "description": v.description,
+        "supported_features": features,
+    }
+
+
+def _model(svc: ServicesDep, request: Request, name: str) -> dict[str, Any]:
+    newest = svc.catalog.newest(name)
+    base = str(request.base_url).rstrip("/")
+    return speech_model(newest, base, svc.pool.engine(newest).generation)
+
+
+@router.get("")
+def list_models(request: Request, svc: ServicesDep, _: OwnerDep) -> dict[str, Any]:
+    return {"models": [_model(svc, request, name) for name in svc.catalog.base_models()]}
+
+
+@router.get("/{model_id}")
+def get_model(model_id: str, request: Request, svc: ServicesDep, _: OwnerDep) -> dict[str, Any]:
+    return _model(svc, request, model_id)

@@ -1,0 +1,112 @@
+"""The `parlance` command: serve, recognize, models, keys, db."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import mimetypes
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from parlance.errors import ParlanceError
+from parlance.settings import Settings
+
+app = typer.Typer(help="Parlance: self-hosted speech to text with custom models.", no_args_is_help=True)
+models_app = typer.Typer(help="Base models and their versions.", no_args_is_help=True)
+keys_app = typer.Typer(help="API keys of service instances.", no_args_is_help=True)
+db_app = typer.Typer(help="Database maintenance.", no_args_is_help=True)
+app.add_typer(models_app, name="models")
+app.add_typer(keys_app, name="keys")
+app.add_typer(db_app, name="db")
+
+DataDir = Annotated[Path | None, typer.Option(help="Data directory (env PARLANCE_DATA_DIR).")]
+
+
+def _settings(data_dir: Path | None, **overrides: object) -> Settings:
+    values = {k: v for k, v in overrides.items() if v is not None}
+    if data_dir is not None:
+        values["data_dir"] = data_dir
+    return Settings(**values)  # type: ignore[arg-type]
+
+
+def _services(settings: Settings):  # type: ignore[no-untyped-def]
+    from parlance.services.container import Services
+
+    return Services.build(settings)
+
+
+@app.command()
+def serve(
+    host: Annotated[str | None, typer.Option(help="Interface to bind.")] = None,
+    port: Annotated[int | None, typer.Option(help="Port to listen on.")] = None,
+    data_dir: DataDir = None,
+    no_auth: Annotated[bool, typer.Option("--no-auth", help="Development mode: no API keys.")] = False,
+) -> None:
+    """Run the HTTP server (SQLite, local files and in-process jobs by default)."""
+    import uvicorn
+
+    from parlance.api.app import create_app
+
+    settings = _settings(data_dir, host=host, port=port, auth=False if no_auth else None)
+    if settings.auth:
+        typer.echo("API keys are required; create one with `parlance keys create` (or use --no-auth).", err=True)
+    uvicorn.run(create_app(settings), host=settings.host, port=settings.port, log_level="info")
+
+
+@app.command()
+def recognize(
+    file: Annotated[Path, typer.Argument(exists=True, dir_okay=False, help="Audio file.")],
+    model: Annotated[str, typer.Option(help="Base model name.")] = "en-US_BroadbandModel",
+    content_type: Annotated[str | None, typer.Option(help="Content type; sniffed by default.")] = None,
+    data_dir: DataDir = None,
+) -> None:
+    """Recognize one file locally (no server) and print Watson JSON results."""
+    svc = _services(_settings(data_dir))
+    ctype = content_type or mimetypes.guess_type(str(file))[0]
+    try:
+        owner = svc.auth.ensure_dev_instance()
+        result = asyncio.run(svc.recognition.recognize(owner, [(file.read_bytes(), ctype)], {"model": model}))
+    except ParlanceError as exc:
+        raise typer.BadParameter(exc.message) from None
+    finally:
+        svc.close()
+    typer.echo(json.dumps(result, indent=2))
+
+
+@models_app.command("list")
+def models_list(data_dir: DataDir = None) -> None:
+    """List base models with their newest version."""
+    from parlance.services.catalog import Catalog
+
+    catalog = Catalog(_settings(data_dir))
+    for name in catalog.base_models():
+        v = catalog.newest(name)
+        typer.echo(f"{name}\t{v.language}\t{v.engine}\t{v.version}")
+
+
+@keys_app.command("create")
+def keys_create(
+    instance: Annotated[str | None, typer.Option(help="Add the key to this existing instance id.")] = None,
+    name: Annotated[str, typer.Option(help="Name for a new service instance.")] = "default",
+    data_dir: DataDir = None,
+) -> None:
+    """Create an API key (for a new service instance unless --instance is given)."""
+    from parlance.services.auth import AuthService
+    from parlance.store.db import Database
+
+    settings = _settings(data_dir)
+    db = Database(settings)
+    db.migrate()
+    key = AuthService(settings, db).create_key(instance_name=name, instance_id=instance)
+    typer.echo(json.dumps({"instance_id": key.instance_id, "apikey": key.apikey}))
+
+
+@db_app.command("upgrade")
+def db_upgrade(data_dir: DataDir = None) -> None:
+    """Apply database migrations."""
+    from parlance.store.db import Database
+
+    Database(_settings(data_dir)).migrate()
+    typer.echo("database is up to date")

@@ -1,0 +1,1 @@
+"""Durable background jobs (training, corpus analysis, upgrades) run in-process by default."""

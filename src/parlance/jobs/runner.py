@@ -1,0 +1,151 @@
+"""A durable in-process job runner backed by the `jobs` table.
+
+Jobs survive a restart: at start-up, jobs left `running` by a dead process are queued again
+(up to `MAX_ATTEMPTS` runs), otherwise failed with a reason, and the kind's `on_abandon` hook puts
+the resource they worked on back into a truthful state.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import select, update
+
+from parlance.errors import ParlanceError
+from parlance.store.db import Database
+from parlance.store.orm import Job, utcnow
+
+log = logging.getLogger(__name__)
+MAX_ATTEMPTS = 2
+ABANDONED = "The server stopped while this job was running, more than once; it was not resumed again."
+
+Progress = Callable[[int], None]
+
+
+@dataclass(frozen=True)
+class JobKind:
+    run: Callable[[Job, Progress], None]
+    on_failure: Callable[[Job, str], None]  # record the error on the resource
+
+
+class JobRunner:
+    def __init__(self, db: Database, workers: int = 1) -> None:
+        self.db = db
+        self.workers = workers
+        self.kinds: dict[str, JobKind] = {}
+        self._wake = threading.Condition()
+        self._stop = False
+        self._threads: list[threading.Thread] = []
+
+    def register(self, kind: str, job_kind: JobKind) -> None:
+        self.kinds[kind] = job_kind
+
+    def enqueue(self, kind: str, target_id: str, payload: dict[str, Any] | None = None) -> str:
+        with self.db.session() as s:
+            job = Job(kind=kind, target_id=target_id, payload=payload or {})
+            s.add(job)
+            s.flush()
+            job_id = job.id
+        with self._wake:
+            self._wake.notify()
+        return job_id
+
+    def recover(self) -> None:
+        """Requeue or fail jobs a previous process left running."""
+        given_up: list[Job] = []
+        with self.db.session() as s:
+            for job in s.scalars(select(Job).where(Job.status == "running")):
+                if job.attempts < MAX_ATTEMPTS:
+                    job.status = "queued"
+                    log.info("requeued interrupted job %s (%s)", job.id, job.kind)
+                else:
+                    job.status, job.error = "failed", ABANDONED
+                    given_up.append(job)
+        for job in given_up:  # outside the transaction: hooks open their own
+            if job.kind in self.kinds:
+                self.kinds[job.kind].on_failure(job, ABANDONED)
+
+    def start(self) -> None:
+        self.recover()
+        for i in range(self.workers):
+            t = threading.Thread(target=self._loop, name=f"jobs-{i}", daemon=True)
+            t.start()
+            self._threads.append(t)
+
+    def stop(self) -> None:
+        with self._wake:
+            self._stop = True
+            self._wake.notify_all()
+        for t in self._threads:
+            t.join(timeout=5)
+
+    def _claim(self) -> Job | None:
+        with self.db.session() as s:
+            for job in s.scalars(select(Job).where(Job.status == "queued").order_by(Job.created).limit(5)):
+                claimed = s.execute(
+                    update(Job)
+                    .where(Job.id == job.id, Job.status == "queued")
+                    .values(status="running", attempts=Job.attempts + 1, updated=utcnow())
+                ).rowcount
+                if claimed:
+                    s.flush()
+                    s.refresh(job)
+                    return job
+        return None
+
+    def _loop(self) -> None:
+        while True:
+            with self._wake:
+                if self._stop:
+                    return
+            job = self._claim()
+            if job is None:
+                with self._wake:
+                    if not self._stop:
+                        self._wake.wait(timeout=1.0)
+                continue
+            self._execute(job)
+
+    def _execute(self, job: Job) -> None:
+        kind = self.kinds.get(job.kind)
+        if kind is None:
+            self._finish(job.id, "failed", f"No handler for job kind {job.kind}")
+            return
+        try:
+            kind.run(job, lambda pct: self._progress(job.id, pct))
+        except Exception as exc:  # a job must never take the worker down
+            message = exc.message if isinstance(exc, ParlanceError) else f"{type(exc).__name__}: {exc}"
+            if not isinstance(exc, ParlanceError):
+                log.exception("job %s (%s) failed", job.id, job.kind)
+            self._finish(job.id, "failed", message)
+            try:
+                kind.on_failure(job, message)
+            except Exception:
+                log.exception("on_failure hook of job %s failed", job.id)
+            return
+        self._finish(job.id, "succeeded", None)
+
+    def _progress(self, job_id: str, pct: int) -> None:
+        with self.db.session() as s:
+            s.execute(update(Job).where(Job.id == job_id).values(progress=int(pct)))
+
+    def _finish(self, job_id: str, status: str, error: str | None) -> None:
+        with self.db.session() as s:
+            s.execute(update(Job).where(Job.id == job_id).values(status=status, error=error, progress=100))
+
+    def wait_idle(self, timeout: float = 60.0) -> bool:
+        """Test/CLI helper: wait until no job is queued or running."""
+        import time
+
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            with self.db.session() as s:
+                busy = s.scalar(select(Job.id).where(Job.status.in_(["queued", "running"])).limit(1))
+            if busy is None:
+                return True
+            time.sleep(0.05)
+        return False

@@ -1,0 +1,57 @@
+"""Wires the services together from one Settings object; shared by the API and the CLI."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from parlance.engines.base import ModelVersion
+from parlance.engines.registry import EngineRegistry
+from parlance.jobs.runner import JobRunner
+from parlance.services.auth import AuthService
+from parlance.services.catalog import Catalog
+from parlance.services.engine_pool import EnginePool
+from parlance.services.recognition import RecognitionService
+from parlance.settings import Settings
+from parlance.store.db import Database
+
+
+@dataclass
+class Services:
+    settings: Settings
+    db: Database
+    auth: AuthService
+    catalog: Catalog
+    pool: EnginePool
+    recognition: RecognitionService
+    jobs: JobRunner
+
+    @classmethod
+    def build(
+        cls,
+        settings: Settings,
+        *,
+        registry: EngineRegistry | None = None,
+        builtins: list[ModelVersion] | None = None,
+    ) -> Services:
+        settings.data_dir.mkdir(parents=True, exist_ok=True)
+        db = Database(settings)
+        db.migrate()
+        catalog = Catalog(settings, builtins)
+        pool = EnginePool(settings, registry or EngineRegistry())
+        jobs = JobRunner(db, settings.job_workers)
+        return cls(
+            settings=settings,
+            db=db,
+            auth=AuthService(settings, db),
+            catalog=catalog,
+            pool=pool,
+            recognition=RecognitionService(catalog, pool),
+            jobs=jobs,
+        )
+
+    def start(self) -> None:
+        self.jobs.start()
+
+    def close(self) -> None:
+        self.jobs.stop()
+        self.pool.close()

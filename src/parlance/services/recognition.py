@@ -1,0 +1,178 @@
+"""Synchronous recognition: decode → split at pauses → engine per utterance → Watson results."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+import numpy as np
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+from parlance.audio.decode import decode_audio
+from parlance.audio.vad import split_utterances
+from parlance.engines.base import SAMPLE_RATE, Alternative, CustomModel, DecodeOptions, ModelVersion
+from parlance.errors import BadRequest
+from parlance.services.catalog import Catalog
+from parlance.services.engine_pool import EnginePool
+from parlance.services.formatting import censor, smart_format, spot_keywords
+
+DEFAULT_MODEL = "en-US_BroadbandModel"
+# Accepted for compatibility but not implemented: reported in `warnings`, never an error.
+IGNORED = frozenset(
+    {"speaker_labels", "redaction", "audio_metrics", "processing_metrics", "processing_metrics_interval",
+     "word_alternatives_threshold", "speech_detector_sensitivity", "background_audio_suppression",
+     "low_latency", "character_insertion_bias", "smart_formatting_version", "speech_begin_event",
+     "acoustic_customization_id", "x-watson-learning-opt-out", "x-watson-metadata"}
+)
+
+
+class RecognizeParams(BaseModel):
+    """The `/v1/recognize` query (or multipart `metadata`) options Parlance acts on."""
+
+    model_config = ConfigDict(extra="allow")
+
+    model: str = DEFAULT_MODEL
+    language_customization_id: str | None = None
+    customization_id: str | None = None  # deprecated alias
+    base_model_version: str | None = None
+    customization_weight: float | None = Field(None, ge=0, le=1)
+    grammar_name: str | None = None
+    inactivity_timeout: int = 30
+    keywords: list[str] = []
+    keywords_threshold: float | None = Field(None, ge=0, le=1)
+    max_alternatives: int = Field(1, ge=0)
+    word_confidence: bool = False
+    timestamps: bool = False
+    profanity_filter: bool = True
+    smart_formatting: bool = False
+    end_of_phrase_silence_time: float | None = Field(None, ge=0, le=120)
+    split_transcript_at_phrase_end: bool = False
+
+    @field_validator("keywords", mode="before")
+    @classmethod
+    def _split_keywords(cls, v: Any) -> Any:
+        return [k.strip() for k in v.split(",") if k.strip()] if isinstance(v, str) else v
+
+    @classmethod
+    def parse(cls, raw: Mapping[str, Any]) -> tuple[RecognizeParams, list[str]]:
+        """Validate options; unknown ones become a warning, as in Watson."""
+        try:
+            params = cls.model_validate(dict(raw))
+        except ValidationError as exc:
+            err = exc.errors()[0]
+            loc = ".".join(str(p) for p in err["loc"])
+            raise BadRequest(f"Invalid value for parameter '{loc}': {err['msg']}") from None
+        warnings = []
+        extra = sorted((params.model_extra or {}).keys() - IGNORED)
+        if extra:
+            warnings.append(f"Unknown arguments: {', '.join(extra)}.")
+        ignored = sorted((params.model_extra or {}).keys() & IGNORED)
+        if ignored:
+            warnings.append(f"Arguments not supported by this service and ignored: {', '.join(ignored)}.")
+        if (params.keywords == []) != (params.keywords_threshold is None):
+            raise BadRequest("keywords and keywords_threshold must be specified together")
+        if len(params.keywords) > 1000 or any(len(k) > 1024 for k in params.keywords):
+            raise BadRequest("At most 1000 keywords of at most 1024 characters each are allowed")
+        return params, warnings
+
+    @property
+    def custom_id(self) -> str | None:
+        return self.language_customization_id or self.customization_id
+
+
+@dataclass
+class Resolved:
+    """What a request decodes with, after custom-model and version rules are applied."""
+
+    version: ModelVersion
+    custom: CustomModel | None = None
+    grammar: Any = None
+    warnings: list[str] = field(default_factory=list)
+
+
+class CustomResolver(Protocol):
+    def resolve(self, owner: str, params: RecognizeParams, base: ModelVersion) -> Resolved: ...
+
+
+class RecognitionService:
+    def __init__(self, catalog: Catalog, pool: EnginePool, customs: CustomResolver | None = None) -> None:
+        self.catalog = catalog
+        self.pool = pool
+        self.customs = customs
+
+    def resolve(self, owner: str, params: RecognizeParams) -> Resolved:
+        versions = self.catalog.versions(params.model)  # 404 for an unknown model
+        if params.custom_id and self.customs is not None:
+            return self.customs.resolve(owner, params, versions[-1])
+        if params.customization_weight is not None:
+            raise BadRequest("Cannot specify customization weight when not using customization.")
+        if params.grammar_name:
+            raise BadRequest("grammar_name requires language_customization_id")
+        if params.base_model_version:
+            version = self.catalog.version(params.base_model_version)
+            if version.base_model != params.model:
+                raise BadRequest(f"Version {version.version} is not a version of model {params.model}")
+            return Resolved(version)
+        return Resolved(versions[-1])
+
+    async def recognize(
+        self, owner: str, audio: list[tuple[bytes, str | None]], raw_params: Mapping[str, Any]
+    ) -> dict[str, Any]:
+        """Recognize audio given as one or more (bytes, content type) parts, played one after another."""
+        params, warnings = RecognizeParams.parse(raw_params)
+        resolved = self.resolve(owner, params)
+        result = await self.pool.run(lambda: self.transcribe(audio, params, resolved))
+        if warnings or resolved.warnings:
+            result["warnings"] = warnings + resolved.warnings
+        return result
+
+    def transcribe(
+        self, audio: list[tuple[bytes, str | None]], params: RecognizeParams, resolved: Resolved
+    ) -> dict[str, Any]:
+        """Blocking: the whole pipeline for one request (runs on an engine thread)."""
+        samples = np.concatenate([decode_audio(data, ctype) for data, ctype in audio])
+        silence = params.end_of_phrase_silence_time or 0.8
+        segments = split_utterances(samples, end_of_phrase_silence=silence)
+        self._check_inactivity(samples, segments, params.inactivity_timeout)
+        model = self.pool.model(resolved.version)
+        options = DecodeOptions(
+            max_alternatives=max(1, params.max_alternatives), custom=resolved.custom, grammar=resolved.grammar
+        )
+        results = []
+        for i, seg in enumerate(segments):
+            alternatives = model.transcribe(seg.samples, options)
+            if not alternatives or not alternatives[0].transcript.strip():
+                continue
+            result = self._result(alternatives, seg.start, params)
+            if params.split_transcript_at_phrase_end or params.end_of_phrase_silence_time:
+                result["end_of_utterance"] = "end_of_data" if i == len(segments) - 1 else "silence"
+            results.append(result)
+        return {"result_index": 0, "results": results}
+
+    @staticmethod
+    def _check_inactivity(samples: np.ndarray, segments: list[Any], timeout: int) -> None:
+        first_speech = segments[0].start if segments else len(samples) / SAMPLE_RATE
+        if timeout >= 0 and first_speech >= timeout:
+            raise BadRequest(f"No speech detected for {timeout}s.")
+
+    @staticmethod
+    def _result(alternatives: list[Alternative], offset: float, params: RecognizeParams) -> dict[str, Any]:
+        def text(t: str) -> str:
+            t = smart_format(t) if params.smart_formatting else t
+            return (censor(t) if params.profanity_filter else t) + " "
+
+        best = alternatives[0]
+        words = [(w.text, round(w.start + offset, 2), round(w.end + offset, 2), w.confidence) for w in best.words]
+        first: dict[str, Any] = {"transcript": text(best.transcript), "confidence": round(best.confidence, 3)}
+        if params.timestamps:
+            first["timestamps"] = [[w, s, e] for w, s, e, _ in words]
+        if params.word_confidence:
+            first["word_confidence"] = [[w, round(c, 3)] for w, _, _, c in words]
+        result: dict[str, Any] = {
+            "final": True,
+            "alternatives": [first] + [{"transcript": text(a.transcript)} for a in alternatives[1:]],
+        }
+        if params.keywords:
+            result["keywords_result"] = spot_keywords(params.keywords, params.keywords_threshold or 0.0, words)
+        return result

@@ -1,0 +1,1 @@
+"""Persistence: SQLAlchemy ORM, Alembic migrations and the artifact directory."""

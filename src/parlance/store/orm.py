@@ -1,0 +1,117 @@
+"""ORM tables. Pydantic response shapes live in `api/schemas.py`; these stay persistence-only."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import JSON, DateTime, ForeignKey, Integer, String, Text, UniqueConstraint
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+def new_id() -> str:
+    return str(uuid.uuid4())
+
+
+class Base(DeclarativeBase):
+    type_annotation_map = {dict[str, Any]: JSON, list[Any]: JSON}
+
+
+class Instance(Base):
+    """A service instance: the owner of credentials and custom models."""
+
+    __tablename__ = "instances"
+    id: Mapped[str] = mapped_column(String(36), primary_key=True, default=new_id)
+    name: Mapped[str] = mapped_column(String(256))
+    created: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+class ApiKey(Base):
+    __tablename__ = "api_keys"
+    id: Mapped[str] = mapped_column(String(36), primary_key=True, default=new_id)
+    instance_id: Mapped[str] = mapped_column(ForeignKey("instances.id", ondelete="CASCADE"), index=True)
+    key_hash: Mapped[str] = mapped_column(String(64), unique=True)  # sha256 hex; keys are random
+    created: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+class CustomModel(Base):
+    __tablename__ = "custom_models"
+    __table_args__ = (UniqueConstraint("owner", "kind", "name"),)
+    id: Mapped[str] = mapped_column(String(36), primary_key=True, default=new_id)
+    kind: Mapped[str] = mapped_column(String(16), default="language")  # language | acoustic
+    owner: Mapped[str] = mapped_column(ForeignKey("instances.id", ondelete="CASCADE"), index=True)
+    name: Mapped[str] = mapped_column(String(256))
+    description: Mapped[str] = mapped_column(String(128), default="")
+    base_model_name: Mapped[str] = mapped_column(String(128))
+    language: Mapped[str] = mapped_column(String(16))
+    dialect: Mapped[str] = mapped_column(String(16))
+    status: Mapped[str] = mapped_column(String(16), default="pending")
+    progress: Mapped[int] = mapped_column(Integer, default=0)
+    error: Mapped[str | None] = mapped_column(Text, nullable=True)
+    warnings: Mapped[str | None] = mapped_column(Text, nullable=True)
+    customization_weight: Mapped[float | None] = mapped_column(nullable=True)
+    # Base-model versions this model has trained artifacts for, oldest first.
+    versions: Mapped[list[Any]] = mapped_column(default=list)
+    # Bumped on every data change; training records the revision it consumed.
+    data_revision: Mapped[int] = mapped_column(Integer, default=0)
+    trained_revision: Mapped[int] = mapped_column(Integer, default=-1)
+    created: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    updated: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow, onupdate=utcnow)
+
+    corpora: Mapped[list[Corpus]] = relationship(cascade="all, delete-orphan", back_populates="model")
+    words: Mapped[list[CustomWord]] = relationship(cascade="all, delete-orphan", back_populates="model")
+
+
+class Corpus(Base):
+    __tablename__ = "corpora"
+    __table_args__ = (UniqueConstraint("model_id", "name"),)
+    id: Mapped[str] = mapped_column(String(36), primary_key=True, default=new_id)
+    model_id: Mapped[str] = mapped_column(ForeignKey("custom_models.id", ondelete="CASCADE"), index=True)
+    name: Mapped[str] = mapped_column(String(128))
+    kind: Mapped[str] = mapped_column(String(16), default="corpus")  # corpus | grammar
+    media_type: Mapped[str] = mapped_column(String(64), default="text/plain")
+    status: Mapped[str] = mapped_column(String(32), default="being_processed")
+    total_words: Mapped[int] = mapped_column(Integer, default=0)
+    out_of_vocabulary_words: Mapped[int] = mapped_column(Integer, default=0)
+    error: Mapped[str | None] = mapped_column(Text, nullable=True)
+    # word -> count of OOV words this resource contributed (previous-generation models)
+    oov: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    created: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+    model: Mapped[CustomModel] = relationship(back_populates="corpora")
+
+
+class CustomWord(Base):
+    __tablename__ = "custom_words"
+    __table_args__ = (UniqueConstraint("model_id", "word"),)
+    id: Mapped[str] = mapped_column(String(36), primary_key=True, default=new_id)
+    model_id: Mapped[str] = mapped_column(ForeignKey("custom_models.id", ondelete="CASCADE"), index=True)
+    word: Mapped[str] = mapped_column(String(256))
+    sounds_like: Mapped[list[Any]] = mapped_column(default=list)
+    display_as: Mapped[str] = mapped_column(String(256), default="")
+    mapping_only: Mapped[list[Any]] = mapped_column(default=list)
+    user: Mapped[bool] = mapped_column(default=False)  # added or modified by the user
+    error: Mapped[list[Any] | None] = mapped_column(nullable=True)
+
+    model: Mapped[CustomModel] = relationship(back_populates="words")
+
+
+class Job(Base):
+    """A durable background job; the runner resumes or fails these after a restart."""
+
+    __tablename__ = "jobs"
+    id: Mapped[str] = mapped_column(String(36), primary_key=True, default=new_id)
+    kind: Mapped[str] = mapped_column(String(32), index=True)
+    target_id: Mapped[str] = mapped_column(String(36), index=True)
+    status: Mapped[str] = mapped_column(String(16), default="queued", index=True)
+    progress: Mapped[int] = mapped_column(Integer, default=0)
+    error: Mapped[str | None] = mapped_column(Text, nullable=True)
+    payload: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    created: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    updated: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow, onupdate=utcnow)
