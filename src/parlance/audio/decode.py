@@ -1,0 +1,332 @@
+"""Decode request bodies of every accepted content type to mono float32 PCM at 16 kHz.
+
+Container formats (WAV, FLAC, Ogg, MP3, WebM) go through PyAV in memory; the raw telephony
+formats (l16, mu-law, A-law) are decoded with numpy. Channels are averaged to mono and the
+result is resampled with libswresample. Every failure is reported as a `ParlanceError`.
+"""
+
+from __future__ import annotations
+
+import io
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+
+import av
+import numpy as np
+
+from parlance.engines.base import SAMPLE_RATE
+from parlance.errors import (
+    BadRequest,
+    InvalidAudio,
+    ParlanceError,
+    PayloadTooLarge,
+    UnsupportedMediaType,
+)
+
+DEFAULT_MAX_SECONDS = 3 * 3600.0
+MAX_RAW_CHANNELS = 16
+MIN_RATE, MAX_RATE = 1000, 384000
+
+# Declared MIME type -> PyAV demuxer. Aliases beyond Watson's list are accepted quietly.
+_CONTAINERS = {
+    "audio/wav": "wav",
+    "audio/x-wav": "wav",
+    "audio/wave": "wav",
+    "audio/vnd.wave": "wav",
+    "audio/flac": "flac",
+    "audio/x-flac": "flac",
+    "audio/ogg": "ogg",
+    "audio/mp3": "mp3",
+    "audio/mpeg": "mp3",
+    "audio/webm": "webm",
+}
+_RAW = ("audio/l16", "audio/mulaw", "audio/alaw", "audio/basic")
+_SNIFFED = ("", "application/octet-stream")
+_CODECS = ("opus", "vorbis")
+ACCEPTED_TYPES = (
+    "audio/alaw",
+    "audio/basic",
+    "audio/flac",
+    "audio/l16",
+    "audio/mp3",
+    "audio/mpeg",
+    "audio/mulaw",
+    "audio/ogg",
+    "audio/wav",
+    "audio/webm",
+    "application/octet-stream",
+)
+_FORMAT_NAMES = {"wav": "WAV", "flac": "FLAC", "ogg": "Ogg", "mp3": "MP3", "webm": "WebM", "au": "Sun AU"}
+_MIN_CONTAINER_BYTES = 16
+_RAW_CHUNK = 1 << 16  # samples per resampler call on the raw path
+_SNIFF_PROBE_SECONDS = 10
+
+
+@dataclass(frozen=True)
+class ContentType:
+    """A parsed Content-Type header: lower-cased `mime` ("" if absent) and lower-cased `params`."""
+
+    mime: str
+    params: dict[str, str] = field(default_factory=dict)
+
+    def __str__(self) -> str:
+        return "; ".join([self.mime, *(f"{k}={v}" for k, v in self.params.items())])
+
+
+@dataclass(frozen=True)
+class _RawSpec:
+    encoding: str  # "l16" | "mulaw" | "alaw"
+    rate: int
+    channels: int
+    byteorder: str | None  # "<" | ">" | None (auto-detect)
+
+
+def parse_content_type(header: str | None) -> ContentType:
+    """Parse e.g. ``"Audio/L16 ; rate=16000; Endianness=big-endian"`` (case and spaces ignored)."""
+    if header is None or not header.strip():
+        return ContentType("")
+    mime, *parts = header.split(";")
+    params: dict[str, str] = {}
+    for part in parts:
+        key, sep, value = part.partition("=")
+        if sep and key.strip():
+            params[key.strip().lower()] = value.strip().strip('"').strip().lower()
+    return ContentType(mime.strip().lower(), params)
+
+
+def decode_audio(
+    data: bytes, content_type: str | ContentType | None, *, max_seconds: float = DEFAULT_MAX_SECONDS
+) -> np.ndarray:
+    """Decode `data` to mono float32 in [-1, 1] at `SAMPLE_RATE` Hz.
+
+    Raises UnsupportedMediaType (415) for types we do not accept, BadRequest (400) for missing or
+    invalid parameters, InvalidAudio (400) for empty or undecodable audio and PayloadTooLarge (413)
+    when the audio lasts longer than `max_seconds`.
+    """
+    ctype = content_type if isinstance(content_type, ContentType) else parse_content_type(content_type)
+    _check_supported(ctype)
+    spec = _raw_spec(ctype) if ctype.mime in _RAW else None
+    if not data:
+        raise InvalidAudio("The audio is empty (the request body has 0 bytes)")
+    if spec is not None and not (ctype.mime == "audio/basic" and data.startswith(b".snd")):
+        audio = _decode_raw(data, spec, max_seconds)
+    else:
+        audio = _decode_container(data, ctype, max_seconds)
+    if audio.size == 0:
+        raise InvalidAudio("The audio contains no samples")
+    return audio
+
+
+def _check_supported(ctype: ContentType) -> None:
+    if ctype.mime not in _CONTAINERS and ctype.mime not in _RAW and ctype.mime not in _SNIFFED:
+        raise UnsupportedMediaType(
+            f"Content type '{ctype.mime}' is not supported. Accepted types: {', '.join(ACCEPTED_TYPES)}"
+        )
+    codecs = ctype.params.get("codecs")
+    if codecs is not None and ctype.mime in ("audio/ogg", "audio/webm") and codecs not in _CODECS:
+        raise UnsupportedMediaType(
+            f"Codec '{codecs}' is not supported for {ctype.mime}. Accepted codecs: {', '.join(_CODECS)}"
+        )
+
+
+# ---------------------------------------------------------------------------------------------
+# Raw formats: l16, mu-law, A-law
+
+
+def _raw_spec(ctype: ContentType) -> _RawSpec:
+    if ctype.mime == "audio/basic":
+        return _RawSpec("mulaw", 8000, 1, None)
+    if "rate" not in ctype.params:
+        raise BadRequest(f"The rate parameter is required for {ctype.mime}, e.g. '{ctype.mime};rate=16000'")
+    rate = _int_param(ctype, "rate", MIN_RATE, MAX_RATE)
+    channels = _int_param(ctype, "channels", 1, MAX_RAW_CHANNELS) if "channels" in ctype.params else 1
+    endianness = ctype.params.get("endianness")
+    orders = {None: None, "little-endian": "<", "big-endian": ">"}
+    if endianness not in orders:
+        raise BadRequest(
+            f"Invalid endianness '{endianness}' for {ctype.mime}; use big-endian or little-endian"
+        )
+    return _RawSpec(ctype.mime.removeprefix("audio/"), rate, channels, orders[endianness])
+
+
+def _int_param(ctype: ContentType, name: str, low: int, high: int) -> int:
+    value = ctype.params[name]
+    if not value.isdigit() or not low <= int(value) <= high:
+        raise BadRequest(
+            f"Invalid {name} '{value}' for {ctype.mime}: must be an integer from {low} to {high}"
+        )
+    return int(value)
+
+
+def _decode_raw(data: bytes, spec: _RawSpec, max_seconds: float) -> np.ndarray:
+    width = 2 if spec.encoding == "l16" else 1
+    frame_bytes = width * spec.channels
+    frames = len(data) // frame_bytes
+    if frames == 0:
+        raise InvalidAudio(
+            f"The audio contains no samples ({len(data)} bytes is less than one {frame_bytes}-byte frame)"
+        )
+    _check_duration(frames / spec.rate, max_seconds)
+    body = data[: frames * frame_bytes]
+    if spec.encoding == "l16":
+        order = spec.byteorder or _detect_byteorder(body, spec.channels)
+        pcm = np.frombuffer(body, dtype=f"{order}i2").astype(np.float32) / 32768.0
+    else:
+        pcm = _G711[spec.encoding][np.frombuffer(body, dtype=np.uint8)]
+    mono = pcm.reshape(frames, spec.channels).mean(axis=1, dtype=np.float32)
+    acc = _Accumulator(max_seconds)
+    for start in range(0, frames, _RAW_CHUNK):
+        acc.push(mono[start : start + _RAW_CHUNK], spec.rate)
+    return acc.result()
+
+
+def _detect_byteorder(body: bytes, channels: int) -> str:
+    """Pick the byte order whose signal is smoother (less high-frequency energy); ties: little."""
+    probe = body[: 2 * channels * SAMPLE_RATE * _SNIFF_PROBE_SECONDS]
+    scores = {order: _roughness(np.frombuffer(probe, dtype=f"{order}i2"), channels) for order in "<>"}
+    return "<" if scores["<"] <= scores[">"] else ">"
+
+
+def _roughness(pcm: np.ndarray, channels: int) -> float:
+    """Energy of the first difference relative to the signal energy (2.0 for white noise)."""
+    x = pcm.reshape(-1, channels).astype(np.float64)
+    energy = float(np.sum(x * x))
+    return float(np.sum(np.diff(x, axis=0) ** 2)) / energy if energy else 0.0
+
+
+def _ulaw_table() -> np.ndarray:
+    u = ~np.arange(256, dtype=np.int32) & 0xFF
+    magnitude = ((((u & 0x0F) << 3) + 0x84) << ((u >> 4) & 0x07)) - 0x84
+    return (np.where(u & 0x80, -magnitude, magnitude) / 32768.0).astype(np.float32)
+
+
+def _alaw_table() -> np.ndarray:
+    a = np.arange(256, dtype=np.int32) ^ 0x55
+    seg, mantissa = (a >> 4) & 0x07, (a & 0x0F) << 4
+    magnitude = np.where(seg == 0, mantissa + 8, (mantissa + 0x108) << np.maximum(seg - 1, 0))
+    return (np.where(a & 0x80, magnitude, -magnitude) / 32768.0).astype(np.float32)
+
+
+_G711 = {"mulaw": _ulaw_table(), "alaw": _alaw_table()}
+
+
+# ---------------------------------------------------------------------------------------------
+# Container formats through PyAV
+
+
+def sniff_format(data: bytes) -> str | None:
+    """The PyAV demuxer name for `data` judged by its magic bytes, or None if unrecognised."""
+    head = data[:12]
+    if head[:4] in (b"RIFF", b"RF64", b"BW64") and head[8:12] == b"WAVE":
+        return "wav"
+    magics = {b"fLaC": "flac", b"OggS": "ogg", b"\x1a\x45\xdf\xa3": "webm"}
+    if head[:4] in magics:
+        return magics[head[:4]]
+    if head[:3] == b"ID3" and len(head) >= 10:
+        size = 10 + sum((b & 0x7F) << (7 * (3 - i)) for i, b in enumerate(head[6:10]))
+        return sniff_format(data[size:]) or "mp3"
+    return "mp3" if _is_mpeg_audio_header(head) else None
+
+
+def _is_mpeg_audio_header(head: bytes) -> bool:
+    if len(head) < 4 or head[0] != 0xFF or head[1] & 0xE0 != 0xE0:
+        return False
+    version, layer = (head[1] >> 3) & 3, (head[1] >> 1) & 3
+    bitrate, rate = head[2] >> 4, (head[2] >> 2) & 3
+    return version != 1 and layer != 0 and bitrate != 15 and rate != 3
+
+
+def _decode_container(data: bytes, ctype: ContentType, max_seconds: float) -> np.ndarray:
+    sniffed = sniff_format(data)
+    fmt = sniffed or _CONTAINERS.get(ctype.mime) or ("au" if ctype.mime == "audio/basic" else None)
+    if fmt is None:
+        raise InvalidAudio(
+            f"The audio format could not be detected from its content ({len(data)} bytes); "
+            "expected WAV, FLAC, Ogg, MP3 or WebM, or send a Content-Type such as audio/l16;rate=16000"
+        )
+    label = ctype.mime if ctype.mime not in _SNIFFED else f"{_FORMAT_NAMES[fmt]} (detected)"
+    if len(data) < _MIN_CONTAINER_BYTES:
+        raise InvalidAudio(f"The audio is too short to be {label} ({len(data)} bytes)")
+    try:
+        with av.open(io.BytesIO(data), mode="r", format=fmt) as container:
+            if not container.streams.audio:
+                raise InvalidAudio(f"The {label} data contains no audio stream (video is not accepted)")
+            acc = _Accumulator(max_seconds)
+            for mono, rate in _decoded_frames(container):
+                acc.push(mono, rate)
+            return acc.result()
+    except ParlanceError:
+        raise
+    except (av.FFmpegError, ValueError, OSError, EOFError, RuntimeError, IndexError) as exc:
+        reason = getattr(exc, "strerror", None) or str(exc) or type(exc).__name__
+        raise InvalidAudio(f"Audio could not be decoded as {label}: {reason}") from None
+
+
+def _decoded_frames(container: av.container.InputContainer) -> Iterator[tuple[np.ndarray, int]]:
+    for frame in container.decode(container.streams.audio[0]):
+        if frame.samples:
+            yield _to_mono(frame), frame.sample_rate
+
+
+def _to_mono(frame: av.AudioFrame) -> np.ndarray:
+    """Average the channels of a decoded frame (any sample format) into float32."""
+    channels = frame.layout.nb_channels
+    raw = frame.to_ndarray()
+    pcm = raw.reshape(channels, -1) if frame.format.is_planar else raw.reshape(-1, channels).T
+    kind = frame.format.packed.name
+    if kind == "u8":
+        scaled = (pcm.astype(np.float32) - 128.0) / 128.0
+    elif kind in ("flt", "dbl"):
+        scaled = np.nan_to_num(pcm.astype(np.float32), nan=0.0, posinf=1.0, neginf=-1.0)
+    else:  # s16, s32, s64
+        scaled = pcm.astype(np.float32) / float(2 ** (8 * pcm.dtype.itemsize - 1))
+    return scaled.mean(axis=0, dtype=np.float32) if channels > 1 else scaled[0]
+
+
+# ---------------------------------------------------------------------------------------------
+# Resampling and limits
+
+
+def _check_duration(seconds: float, max_seconds: float) -> None:
+    if seconds > max_seconds:
+        raise PayloadTooLarge(
+            f"The audio is longer than the maximum of {max_seconds:g} seconds ({seconds:.0f} s or more)"
+        )
+
+
+class _Accumulator:
+    """Collects mono chunks at any rate, resampling them to SAMPLE_RATE and enforcing the cap."""
+
+    def __init__(self, max_seconds: float) -> None:
+        self.max_seconds = max_seconds
+        self.seconds = 0.0
+        self.rate = 0
+        self.resampler: av.AudioResampler | None = None
+        self.chunks: list[np.ndarray] = []
+
+    def push(self, mono: np.ndarray, rate: int) -> None:
+        self.seconds += len(mono) / rate
+        _check_duration(self.seconds, self.max_seconds)
+        if rate != self.rate:
+            self._flush()
+            self.rate = rate
+            self.resampler = None if rate == SAMPLE_RATE else av.AudioResampler("flt", "mono", SAMPLE_RATE)
+        if self.resampler is None:
+            self.chunks.append(mono)
+            return
+        frame = av.AudioFrame.from_ndarray(np.ascontiguousarray(mono[None, :]), format="flt", layout="mono")
+        frame.sample_rate = rate
+        self._collect(self.resampler.resample(frame))
+
+    def result(self) -> np.ndarray:
+        self._flush()
+        out = np.concatenate(self.chunks) if self.chunks else np.zeros(0, dtype=np.float32)
+        return np.clip(out, -1.0, 1.0).astype(np.float32, copy=False)
+
+    def _flush(self) -> None:
+        if self.resampler is not None:
+            self._collect(self.resampler.resample(None))
+            self.resampler = None
+
+    def _collect(self, frames: list[av.AudioFrame]) -> None:
+        self.chunks.extend(f.to_ndarray()[0] for f in frames)

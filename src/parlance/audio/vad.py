@@ -1,0 +1,159 @@
+"""Split long audio into utterances at pauses, for engines that take at most ~30 s at a time.
+
+Frames of 30 ms are classified by webrtcvad. Because webrtcvad flags stationary noise (and
+tones) as speech, a frame only counts when it is also above an energy floor and its spectrum is
+not flat like noise; a candidate utterance must contain enough such frames and its level must
+vary the way speech does (stationary noise keeps a nearly constant level).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+import webrtcvad
+
+from parlance.engines.base import SAMPLE_RATE
+
+FRAME = 480  # samples per 30 ms frame at 16 kHz
+FRAME_SECONDS = FRAME / SAMPLE_RATE
+PAD_SECONDS = 0.25  # kept on each side of detected speech so word edges are not clipped
+MIN_SPEECH_SECONDS = 0.15  # candidates with less speech are clicks or noise bursts
+ENERGY_FLOOR_DB = -60.0  # frames quieter than this (dBFS RMS) are never speech
+MAX_FLATNESS = 0.4  # spectral flatness: white noise ~0.56, voiced speech < 0.05
+MIN_MODULATION_DB = 6.0  # spread (90th - 10th percentile) of frame levels within an utterance
+_BLOCK = 4096  # frames analysed per numpy block, to bound memory on hours of audio
+_SMOOTH = 5  # frames of energy averaging when choosing where to cut a long utterance
+
+
+@dataclass(frozen=True)
+class Segment:
+    """One utterance: times in seconds from the start of the audio, samples a view into it."""
+
+    start: float
+    end: float
+    samples: np.ndarray = field(repr=False, compare=False)
+
+    @property
+    def duration(self) -> float:
+        return self.end - self.start
+
+
+@dataclass(frozen=True)
+class _Frames:
+    speech: np.ndarray  # bool per frame
+    level: np.ndarray  # dBFS RMS per frame
+
+
+def split_utterances(
+    audio: np.ndarray,
+    *,
+    end_of_phrase_silence: float = 0.8,
+    max_utterance: float = 28.0,
+    aggressiveness: int = 2,
+) -> list[Segment]:
+    """Utterances of mono 16 kHz `audio`, split at pauses of at least `end_of_phrase_silence` s.
+
+    Each utterance is padded by `PAD_SECONDS` of context (never overlapping its neighbours) and
+    lasts at most `max_utterance` s; longer ones are cut at their quietest point. Audio without
+    speech (silence, noise) gives an empty list.
+    """
+    if end_of_phrase_silence <= 0 or max_utterance < 1.0 or aggressiveness not in (0, 1, 2, 3):
+        raise ValueError(
+            "end_of_phrase_silence must be > 0, max_utterance >= 1 s and aggressiveness 0, 1, 2 or 3"
+        )
+    x = _as_float(audio)
+    frames = _analyse(x, aggressiveness)
+    regions = _utterance_regions(frames, end_of_phrase_silence)
+    energy = np.convolve(10 ** (frames.level / 10), np.ones(_SMOOTH) / _SMOOTH, mode="same")
+    limit = int(max_utterance / FRAME_SECONDS)
+    pieces = [piece for region in regions for piece in _cut(region, energy, limit)]
+    return [_segment(x, first, last, len(energy)) for first, last in pieces]
+
+
+def has_speech(audio: np.ndarray, *, aggressiveness: int = 2) -> bool:
+    """Whether `audio` (mono float32, 16 kHz) contains at least one utterance."""
+    return bool(_utterance_regions(_analyse(_as_float(audio), aggressiveness), 0.8))
+
+
+def _as_float(audio: np.ndarray) -> np.ndarray:
+    x = np.asarray(audio)
+    if x.ndim != 1:
+        raise ValueError(f"audio must be one-dimensional mono samples, got shape {x.shape}")
+    return x if x.dtype == np.float32 else x.astype(np.float32)
+
+
+def _analyse(x: np.ndarray, aggressiveness: int) -> _Frames:
+    count = len(x) // FRAME
+    vad = webrtcvad.Vad(aggressiveness)
+    speech, level = np.zeros(count, dtype=bool), np.zeros(count)
+    for start in range(0, count, _BLOCK):
+        block = x[start * FRAME : min(count, start + _BLOCK) * FRAME].reshape(-1, FRAME)
+        pcm = (np.clip(block, -1.0, 1.0) * 32767).astype("<i2")
+        voiced = np.array([vad.is_speech(row.tobytes(), SAMPLE_RATE) for row in pcm], dtype=bool)
+        rms = np.sqrt(np.mean(np.square(block, dtype=np.float64), axis=1))
+        db = 20 * np.log10(np.maximum(rms, 1e-5))
+        rows = slice(start, start + len(block))
+        speech[rows] = voiced & (db > ENERGY_FLOOR_DB) & (_flatness(block) < MAX_FLATNESS)
+        level[rows] = db
+    return _Frames(speech, level)
+
+
+def _flatness(block: np.ndarray) -> np.ndarray:
+    """Spectral flatness (geometric / arithmetic mean of the power spectrum) per frame."""
+    power = np.abs(np.fft.rfft(block * np.hanning(FRAME), axis=1)[:, 1:]) ** 2 + 1e-12
+    return np.exp(np.mean(np.log(power), axis=1)) / np.mean(power, axis=1)
+
+
+def _utterance_regions(frames: _Frames, silence: float) -> list[tuple[int, int]]:
+    """Padded [first, last) frame ranges of speech, merged across pauses shorter than `silence`."""
+    runs = _runs(frames.speech)
+    merged: list[tuple[int, int, int]] = []  # (first, last, speech frames)
+    for first, last in runs:
+        if merged and (first - merged[-1][1]) * FRAME_SECONDS < silence:
+            start, _, voiced = merged.pop()
+            merged.append((start, last, voiced + last - first))
+        else:
+            merged.append((first, last, last - first))
+    min_frames = round(MIN_SPEECH_SECONDS / FRAME_SECONDS)
+    speech = [(first, last) for first, last, voiced in merged if voiced >= min_frames]
+    padded = _pad(speech, len(frames.speech))
+    return [region for region in padded if _modulated(frames.level[region[0] : region[1]])]
+
+
+def _runs(mask: np.ndarray) -> list[tuple[int, int]]:
+    edges = np.diff(np.concatenate(([0], mask.astype(np.int8), [0])))
+    return list(zip(np.flatnonzero(edges == 1).tolist(), np.flatnonzero(edges == -1).tolist(), strict=True))
+
+
+def _pad(regions: list[tuple[int, int]], count: int) -> list[tuple[int, int]]:
+    """Widen each region by the padding, splitting shared gaps at their midpoint."""
+    pad = round(PAD_SECONDS / FRAME_SECONDS)
+    out = []
+    for i, (first, last) in enumerate(regions):
+        low = (regions[i - 1][1] + first) // 2 if i else 0
+        high = (last + regions[i + 1][0]) // 2 if i + 1 < len(regions) else count
+        out.append((max(first - pad, low), min(last + pad, high)))
+    return out
+
+
+def _modulated(level: np.ndarray) -> bool:
+    low, high = np.percentile(level, [10, 90])
+    return bool(high - low >= MIN_MODULATION_DB)
+
+
+def _cut(region: tuple[int, int], energy: np.ndarray, limit: int) -> list[tuple[int, int]]:
+    """Split a frame range longer than `limit` frames at its quietest (smoothed `energy`) points."""
+    first, last = region
+    pieces = []
+    while last - first > limit:
+        low = first + limit // 2
+        cut = low + int(np.argmin(energy[low : first + limit]))
+        pieces.append((first, cut))
+        first = cut
+    return [*pieces, (first, last)]
+
+
+def _segment(x: np.ndarray, first: int, last: int, count: int) -> Segment:
+    start, end = first * FRAME, (len(x) if last >= count else last * FRAME)
+    return Segment(start / SAMPLE_RATE, end / SAMPLE_RATE, x[start:end])
