@@ -9,8 +9,13 @@ from parlance.engines.registry import EngineRegistry
 from parlance.jobs.runner import JobRunner
 from parlance.services.auth import AuthService
 from parlance.services.catalog import Catalog
+from parlance.services.custom_models import CustomModels
+from parlance.services.custom_resolver import CustomResolver
 from parlance.services.engine_pool import EnginePool
 from parlance.services.recognition import RecognitionService
+from parlance.services.resources import Corpora
+from parlance.services.training import Training
+from parlance.services.words import Words
 from parlance.settings import Settings
 from parlance.store.db import Database
 
@@ -24,6 +29,10 @@ class Services:
     pool: EnginePool
     recognition: RecognitionService
     jobs: JobRunner
+    customizations: CustomModels
+    corpora: Corpora
+    words: Words
+    training: Training
 
     @classmethod
     def build(
@@ -39,14 +48,25 @@ class Services:
         catalog = Catalog(settings, builtins)
         pool = EnginePool(settings, registry or EngineRegistry())
         jobs = JobRunner(db, settings.job_workers)
+        customizations = CustomModels(
+            settings, db, catalog, jobs, lambda base: pool.engine(catalog.newest(base)).generation
+        )
+        corpora, words = Corpora(customizations), Words(customizations)
+        training = Training(customizations, corpora, words, pool)
+        training.register(jobs)
+        resolver = CustomResolver(customizations, training)
         return cls(
             settings=settings,
             db=db,
             auth=AuthService(settings, db),
             catalog=catalog,
             pool=pool,
-            recognition=RecognitionService(catalog, pool),
+            recognition=RecognitionService(catalog, pool, resolver),
             jobs=jobs,
+            customizations=customizations,
+            corpora=corpora,
+            words=words,
+            training=training,
         )
 
     def start(self) -> None:

@@ -96,6 +96,7 @@ class CustomWord(Base):
     display_as: Mapped[str] = mapped_column(String(256), default="")
     mapping_only: Mapped[list[Any]] = mapped_column(default=list)
     user: Mapped[bool] = mapped_column(default=False)  # added or modified by the user
+    hidden: Mapped[bool] = mapped_column(default=False)  # a corpus word the user deleted
     error: Mapped[list[Any] | None] = mapped_column(nullable=True)
 
     model: Mapped[CustomModel] = relationship(back_populates="words")

@@ -2,13 +2,12 @@
 
 Revision ID: 0001
 Revises: 
-Create Date: 2026-11-21 23:55:40.585532
+Create Date: 2026-11-21 23:58:37.968651
 """
 from __future__ import annotations
 
 import sqlalchemy as sa
 from alembic import op
-
 
 revision = '0001'
 down_revision = None
@@ -107,6 +106,7 @@ def upgrade() -> None:
     sa.Column('display_as', sa.String(length=256), nullable=False),
     sa.Column('mapping_only', sa.JSON(), nullable=False),
     sa.Column('user', sa.Boolean(), nullable=False),
+    sa.Column('hidden', sa.Boolean(), nullable=False),
     sa.Column('error', sa.JSON(), nullable=True),
     sa.ForeignKeyConstraint(['model_id'], ['custom_models.id'], ondelete='CASCADE'),
     sa.PrimaryKeyConstraint('id'),

@@ -1,0 +1,133 @@
+"""`/v1/customizations`: custom language models, their corpora and words."""
+
+from __future__ import annotations
+
+import json
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Query, Request
+from starlette.datastructures import UploadFile
+
+from parlance.api.deps import OwnerDep, ServicesDep, read_body
+from parlance.errors import BadRequest
+
+router = APIRouter(prefix="/v1/customizations", tags=["customizations"])
+MAX_JSON = 16 * 1024 * 1024
+
+
+async def json_body(request: Request) -> Any:
+    raw = await read_body(request, MAX_JSON)
+    try:
+        return json.loads(raw or b"{}")
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise BadRequest(f"The request body is not valid JSON: {exc}") from None
+
+
+@router.post("", status_code=201)
+async def create(request: Request, svc: ServicesDep, owner: OwnerDep) -> dict[str, str]:
+    body = await json_body(request)
+    if not isinstance(body, dict):
+        raise BadRequest("The request body must be a JSON object")
+    return {"customization_id": svc.customizations.create(owner, body)}
+
+
+@router.get("")
+def list_models(svc: ServicesDep, owner: OwnerDep, language: str | None = None) -> dict[str, Any]:
+    return svc.customizations.list(owner, language)
+
+
+@router.get("/{cid}")
+def get_model(cid: str, svc: ServicesDep, owner: OwnerDep) -> dict[str, Any]:
+    return svc.customizations.get(owner, cid)
+
+
+@router.delete("/{cid}")
+def delete_model(cid: str, svc: ServicesDep, owner: OwnerDep) -> dict[str, Any]:
+    svc.customizations.delete(owner, cid)
+    return {}
+
+
+@router.post("/{cid}/train")
+def train(
+    cid: str,
+    svc: ServicesDep,
+    owner: OwnerDep,
+    word_type_to_add: str = "all",
+    customization_weight: Annotated[float | None, Query()] = None,
+    strict: bool = True,
+    force: bool = False,
+) -> dict[str, Any]:
+    params = {"word_type_to_add": word_type_to_add, "customization_weight": customization_weight,
+              "strict": strict, "force": force}
+    return svc.customizations.train(owner, cid, params)
+
+
+@router.post("/{cid}/reset")
+def reset(cid: str, svc: ServicesDep, owner: OwnerDep) -> dict[str, Any]:
+    svc.customizations.reset(owner, cid)
+    return {}
+
+
+# -- corpora -------------------------------------------------------------------------------
+@router.post("/{cid}/corpora/{name}", status_code=201)
+async def add_corpus(
+    cid: str, name: str, request: Request, svc: ServicesDep, owner: OwnerDep, allow_overwrite: bool = False
+) -> dict[str, Any]:
+    limit = svc.settings.max_body_bytes
+    if (request.headers.get("content-type") or "").lower().startswith("multipart/form-data"):
+        form = await request.form(max_part_size=limit)
+        part = form.get("corpus_file")
+        if not isinstance(part, UploadFile):
+            raise BadRequest("The multipart request needs a 'corpus_file' part")
+        data = await part.read()
+    else:
+        data = await read_body(request, limit)
+    svc.corpora.add(owner, cid, name, data, allow_overwrite)
+    return {}
+
+
+@router.get("/{cid}/corpora")
+def list_corpora(cid: str, svc: ServicesDep, owner: OwnerDep) -> dict[str, Any]:
+    return svc.corpora.list(owner, cid)
+
+
+@router.get("/{cid}/corpora/{name}")
+def get_corpus(cid: str, name: str, svc: ServicesDep, owner: OwnerDep) -> dict[str, Any]:
+    return svc.corpora.get(owner, cid, name)
+
+
+@router.delete("/{cid}/corpora/{name}")
+def delete_corpus(cid: str, name: str, svc: ServicesDep, owner: OwnerDep) -> dict[str, Any]:
+    svc.corpora.delete(owner, cid, name)
+    return {}
+
+
+# -- words ---------------------------------------------------------------------------------
+@router.post("/{cid}/words", status_code=201)
+async def add_words(cid: str, request: Request, svc: ServicesDep, owner: OwnerDep) -> dict[str, Any]:
+    svc.words.add_many(owner, cid, await json_body(request))
+    return {}
+
+
+@router.put("/{cid}/words/{word}", status_code=201)
+async def add_word(cid: str, word: str, request: Request, svc: ServicesDep, owner: OwnerDep) -> dict[str, Any]:
+    svc.words.add_one(owner, cid, word, await json_body(request))
+    return {}
+
+
+@router.get("/{cid}/words")
+def list_words(
+    cid: str, svc: ServicesDep, owner: OwnerDep, word_type: str = "all", sort: str = "alphabetical"
+) -> dict[str, Any]:
+    return svc.words.list(owner, cid, word_type, sort)
+
+
+@router.get("/{cid}/words/{word}")
+def get_word(cid: str, word: str, svc: ServicesDep, owner: OwnerDep) -> dict[str, Any]:
+    return svc.words.get(owner, cid, word)
+
+
+@router.delete("/{cid}/words/{word}")
+def delete_word(cid: str, word: str, svc: ServicesDep, owner: OwnerDep) -> dict[str, Any]:
+    svc.words.delete(owner, cid, word)
+    return {}

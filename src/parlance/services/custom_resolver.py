@@ -1,0 +1,55 @@
+"""Which base-model version and custom artifacts a recognition request with a custom model uses."""
+
+from __future__ import annotations
+
+from parlance.engines.base import ModelVersion
+from parlance.errors import BadRequest
+from parlance.services.custom_models import CustomModels
+from parlance.services.recognition import RecognizeParams, Resolved
+from parlance.services.training import Training
+
+OLD_VERSION_WARNING = (
+    "Using previous version of base model, because your custom model has been built with it. "
+    "Please note that this version will be supported only for a limited time. Consider updating "
+    "your custom model to the new base model. If you do not do that you will be automatically "
+    "switched to base model when you used the non-updated custom model."
+)
+NOT_TRAINED = "Requested custom language model is not available. Please make sure the custom model is trained."
+
+
+class CustomResolver:
+    def __init__(self, models: CustomModels, training: Training) -> None:
+        self.models = models
+        self.training = training
+
+    def resolve(self, owner: str, params: RecognizeParams, newest: ModelVersion) -> Resolved:
+        cid = params.custom_id
+        assert cid is not None
+        with self.models.db.session() as s:
+            row = self.models.get_row(s, owner, cid)
+            s.expunge(row)
+        if row.base_model_name != params.model:
+            raise BadRequest(
+                f"The custom model's base model {row.base_model_name} does not match the requested model "
+                f"{params.model}"
+            )
+        trained = [v for v in row.versions if self.training.engine_model(row, v, None) is not None]
+        if params.base_model_version:
+            if params.base_model_version not in row.versions:
+                raise BadRequest(
+                    f"The custom model is not built for base model version {params.base_model_version}; "
+                    f"its versions are {', '.join(row.versions)}"
+                )
+            version = params.base_model_version
+        elif trained:
+            version = trained[-1]
+        else:
+            raise BadRequest(NOT_TRAINED)
+        custom = self.training.engine_model(row, version, params.customization_weight)
+        if custom is None:
+            raise BadRequest(NOT_TRAINED)
+        warnings = [OLD_VERSION_WARNING] if version != newest.version else []
+        grammar = None
+        if params.grammar_name:
+            raise BadRequest(f"Grammar '{params.grammar_name}' is not defined for custom model {cid}")
+        return Resolved(self.models.catalog.version(version), custom, grammar, warnings)
