@@ -1,0 +1,3 @@
+from parlance.cli import app
+
+app()

@@ -1,0 +1,109 @@
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+import pytest
+import uvicorn
+
+from parlance.api.app import create_app
+from parlance.engines.registry import EngineRegistry
+from parlance.services.container import Services
+from parlance.settings import Settings
+from tests.fakes import FakeEngine, fake_version
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+LIBRIVOX = Path("/usr/share/pocketsphinx/test/data/librivox")
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@dataclass
+class LiveServer:
+    url: str
+    services: Services | None
+    apikey: str
+    instance_id: str
+
+
+def fake_services(data_dir: Path) -> Services:
+    registry = EngineRegistry()
+    registry.register(FakeEngine("fake-previous", "previous"))
+    registry.register(FakeEngine("fake-next", "next"))
+    builtins = [
+        fake_version("en-US_BroadbandModel", "fake-previous"),
+        fake_version("en-US_Multimedia", "fake-next"),
+    ]
+    return Services.build(Settings(data_dir=data_dir), registry=registry, builtins=builtins)
+
+
+@pytest.fixture
+def fake_server(tmp_path: Path) -> Iterator[LiveServer]:
+    """A real uvicorn server over HTTP, on the fake engine (API-shape tests only)."""
+    services = fake_services(tmp_path / "data")
+    key = services.auth.create_key(instance_name="tests")
+    port = free_port()
+    config = uvicorn.Config(create_app(services.settings, services), host="127.0.0.1", port=port, log_level="warning")
+    server = uvicorn.Server(config)
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    url = f"http://127.0.0.1:{port}"
+    wait_until_up(url)
+    yield LiveServer(url, services, key.apikey, key.instance_id)
+    server.should_exit = True
+    thread.join(timeout=10)
+
+
+def wait_until_up(url: str, timeout: float = 60.0, proc: subprocess.Popen[bytes] | None = None) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if proc is not None and proc.poll() is not None:
+            raise RuntimeError(f"server exited with {proc.returncode}")
+        try:
+            if httpx.get(f"{url}/health", timeout=1).status_code == 200:
+                return
+        except httpx.HTTPError:
+            time.sleep(0.1)
+    raise RuntimeError(f"server at {url} did not come up")
+
+
+def start_real_server(data_dir: Path, port: int) -> subprocess.Popen[bytes]:
+    env = {**os.environ, "PARLANCE_DATA_DIR": str(data_dir), "HF_HUB_OFFLINE": "1"}
+    log = open(data_dir / "server.log", "ab")  # noqa: SIM115 - closed with the process
+    return subprocess.Popen(
+        [sys.executable, "-m", "parlance", "serve", "--port", str(port)], env=env, stdout=log, stderr=log
+    )
+
+
+@pytest.fixture(scope="session")
+def real_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
+    """`parlance serve` as a subprocess with the real engines."""
+    data_dir = tmp_path_factory.mktemp("real-data")
+    out = subprocess.run(
+        [sys.executable, "-m", "parlance", "keys", "create", "--data-dir", str(data_dir)],
+        check=True, capture_output=True, text=True,
+    )
+    import json
+
+    key = json.loads(out.stdout)
+    port = free_port()
+    proc = start_real_server(data_dir, port)
+    url = f"http://127.0.0.1:{port}"
+    try:
+        wait_until_up(url, 120, proc)
+        yield LiveServer(url, None, key["apikey"], key["instance_id"])
+    finally:
+        proc.terminate()
+        proc.wait(timeout=20)
