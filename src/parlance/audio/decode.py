@@ -143,18 +143,14 @@ def _raw_spec(ctype: ContentType) -> _RawSpec:
     endianness = ctype.params.get("endianness")
     orders = {None: None, "little-endian": "<", "big-endian": ">"}
     if endianness not in orders:
-        raise BadRequest(
-            f"Invalid endianness '{endianness}' for {ctype.mime}; use big-endian or little-endian"
-        )
+        raise BadRequest(f"Invalid endianness '{endianness}' for {ctype.mime}; use big-endian or little-endian")
     return _RawSpec(ctype.mime.removeprefix("audio/"), rate, channels, orders[endianness])
 
 
 def _int_param(ctype: ContentType, name: str, low: int, high: int) -> int:
     value = ctype.params[name]
     if not value.isdigit() or not low <= int(value) <= high:
-        raise BadRequest(
-            f"Invalid {name} '{value}' for {ctype.mime}: must be an integer from {low} to {high}"
-        )
+        raise BadRequest(f"Invalid {name} '{value}' for {ctype.mime}: must be an integer from {low} to {high}")
     return int(value)
 
 

@@ -59,16 +59,16 @@ def split_utterances(
     speech (silence, noise) gives an empty list.
     """
     if end_of_phrase_silence <= 0 or max_utterance < 1.0 or aggressiveness not in (0, 1, 2, 3):
-        raise ValueError(
-            "end_of_phrase_silence must be > 0, max_utterance >= 1 s and aggressiveness 0, 1, 2 or 3"
-        )
+        raise ValueError("end_of_phrase_silence must be > 0, max_utterance >= 1 s and aggressiveness 0, 1, 2 or 3")
     x = _as_float(audio)
     frames = _analyse(x, aggressiveness)
     regions = _utterance_regions(frames, end_of_phrase_silence)
+    if not regions:
+        return []
     energy = np.convolve(10 ** (frames.level / 10), np.ones(_SMOOTH) / _SMOOTH, mode="same")
     limit = int(max_utterance / FRAME_SECONDS)
     pieces = [piece for region in regions for piece in _cut(region, energy, limit)]
-    return [_segment(x, first, last, len(energy)) for first, last in pieces]
+    return [_segment(x, first, last, len(frames.level)) for first, last in pieces]
 
 
 def has_speech(audio: np.ndarray, *, aggressiveness: int = 2) -> bool:
