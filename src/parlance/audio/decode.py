@@ -317,7 +317,7 @@ class _Accumulator:
     def result(self) -> np.ndarray:
         self._flush()
         out = np.concatenate(self.chunks) if self.chunks else np.zeros(0, dtype=np.float32)
-        return np.clip(out, -1.0, 1.0).astype(np.float32, copy=False)
+        return np.clip(out, -1.0, 1.0, out=out)
 
     def _flush(self) -> None:
         if self.resampler is not None:

@@ -66,7 +66,7 @@ def split_utterances(
     if not regions:
         return []
     energy = np.convolve(10 ** (frames.level / 10), np.ones(_SMOOTH) / _SMOOTH, mode="same")
-    limit = int(max_utterance / FRAME_SECONDS)
+    limit = int(max_utterance / FRAME_SECONDS) - 1  # the last segment may also take a partial frame
     pieces = [piece for region in regions for piece in _cut(region, energy, limit)]
     return [_segment(x, first, last, len(frames.level)) for first, last in pieces]
 
