@@ -1,0 +1,1 @@
+"""Custom language model building blocks: corpus text normalization, pronunciations, n-gram models."""
