@@ -1,0 +1,301 @@
+"""Custom language models for Whisper: what training produces and what decoding reads back.
+
+Whisper has no lexicon and no pluggable language model, so a next-generation custom model becomes:
+
+1. a **biasing prompt** within Whisper's prompt budget (223 tokens, measured with the model's own
+   tokenizer): user words first, in display form, then the corpora's most salient terms (frequent
+   in the corpora, rare in general English), written as domain sentences from the corpora followed by
+   a glossary line. Decoding passes it after `<|startofprev|>`, as faster-whisper does with
+   `initial_prompt`/`hotwords`;
+2. a **word n-gram LM** of the corpora (`ngram.NgramLM`, Kneser-Ney) that rescores the beam's n-best
+   list: each word earns log P(word | history) − log P(<unk> | history), which is zero for words the
+   corpora never saw, so general speech is left alone while domain word sequences win close calls;
+3. **rewrite rules**: sounds-like phrases and plain spellings of custom words map to the display form
+   ("fin tech" → "fintech", "a p r" → "APR", "fanny" → "Fannie"), case-insensitive, whole words.
+
+Artifact layout in the model's directory (`ARTIFACT` names the JSON; `LM_FILE` the ARPA file):
+
+    whisper_bias.json   {"format": 1, "prompt", "prompt_tokens", "terms": [{"display", "source",
+                         "score"}], "rules": [{"pattern": [...], "replacement"}], "weight", "stats"}
+    corpus.arpa         trigram ARPA of the corpora plus user words (absent when there is no text)
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import re
+import threading
+import time
+from collections import Counter
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+from parlance.customization.ngram import UNK, NgramLM
+from parlance.customization.whisper_text import Rewriter, Rule, phrase_key, spoken_words
+
+ARTIFACT = "whisper_bias.json"
+LM_FILE = "corpus.arpa"
+FORMAT = 1
+PROMPT_BUDGET = 223  # Whisper's max_length // 2 - 1: what faster-whisper keeps of a prompt
+LM_ORDER = 3
+
+Encoder = Callable[[str], list[int]]  # text -> token ids, no special tokens
+
+_SURFACE = re.compile(r"[^\W\d_]+(?:['’-][^\W\d_]+)*", re.UNICODE)  # written words, case kept
+
+
+@dataclass(frozen=True)
+class Term:
+    display: str  # as it should appear in transcripts and the prompt
+    source: str  # "user" | "corpus"
+    score: float  # salience; user words rank above every corpus term
+
+
+@dataclass
+class WhisperBias:
+    """A trained custom model as decoding uses it."""
+
+    prompt: str
+    prompt_tokens: list[int]
+    terms: list[Term]
+    rules: list[Rule]
+    weight: float
+    lm: NgramLM | None = None
+    stats: dict[str, Any] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        self.rewriter = Rewriter(self.rules)
+        self.displays = {t.display.lower(): t.display for t in self.terms if t.source == "user"}
+
+    # ---- scoring -------------------------------------------------------------------------------
+
+    def lm_bonus(self, words: Sequence[str]) -> float:
+        """Natural-log LM evidence of a word sequence beyond what unknown words get (>= 0)."""
+        if self.lm is None or not words:
+            return 0.0
+        history: list[str] = ["<s>"]
+        total = 0.0
+        for word in [*(w.lower() for w in words), "</s>"]:
+            total += self.lm.logprob(word, history) - self.lm.logprob(UNK, history)
+            history.append(word)
+        return total * math.log(10)
+
+    # ---- persistence ---------------------------------------------------------------------------
+
+    def save(self, out_dir: Path) -> None:
+        out_dir.mkdir(parents=True, exist_ok=True)
+        if self.lm is not None:
+            tmp = out_dir / (LM_FILE + ".tmp")
+            self.lm.write_arpa(tmp)
+            os.replace(tmp, out_dir / LM_FILE)
+        doc = {
+            "format": FORMAT,
+            "prompt": self.prompt,
+            "prompt_tokens": self.prompt_tokens,
+            "terms": [t.__dict__ for t in self.terms],
+            "rules": [{"pattern": list(r.pattern), "replacement": r.replacement} for r in self.rules],
+            "weight": self.weight,
+            "lm": LM_FILE if self.lm is not None else None,
+            "stats": self.stats,
+        }
+        tmp = out_dir / (ARTIFACT + ".tmp")
+        tmp.write_text(json.dumps(doc, ensure_ascii=False, indent=1))
+        os.replace(tmp, out_dir / ARTIFACT)
+
+    @classmethod
+    def load(cls, path: Path) -> WhisperBias:
+        doc = json.loads((path / ARTIFACT).read_text())
+        if doc.get("format") != FORMAT:
+            raise ValueError(f"{path / ARTIFACT}: unsupported format {doc.get('format')!r}")
+        lm = NgramLM.read_arpa(path / doc["lm"]) if doc.get("lm") else None
+        return cls(
+            prompt=doc["prompt"],
+            prompt_tokens=[int(t) for t in doc["prompt_tokens"]],
+            terms=[Term(**t) for t in doc["terms"]],
+            rules=[Rule(tuple(r["pattern"]), r["replacement"]) for r in doc["rules"]],
+            weight=float(doc["weight"]),
+            lm=lm,
+            stats=doc.get("stats", {}),
+        )
+
+
+_cache: dict[tuple[str, float], WhisperBias] = {}
+_cache_lock = threading.Lock()
+
+
+def load_cached(path: Path) -> WhisperBias:
+    """`WhisperBias.load`, cached in memory by directory and artifact mtime (retraining invalidates)."""
+    key = (str(path.resolve()), (path / ARTIFACT).stat().st_mtime)
+    with _cache_lock:
+        bias = _cache.get(key)
+    if bias is None:
+        bias = WhisperBias.load(path)
+        with _cache_lock:
+            for old in [k for k in _cache if k[0] == key[0]]:
+                del _cache[old]
+            _cache[key] = bias
+    return bias
+
+
+# ---- training ----------------------------------------------------------------------------------
+
+
+@cache
+def general_vocabulary() -> frozenset[str]:
+    """Words of general American English: the CMU pronouncing dictionary shipped with PocketSphinx."""
+    try:
+        import pocketsphinx
+
+        path = Path(pocketsphinx.get_model_path()) / "en-us" / "cmudict-en-us.dict"
+        with open(path, encoding="utf-8", errors="replace") as f:
+            return frozenset(line.split(" ", 1)[0].split("(", 1)[0].lower() for line in f if line.strip())
+    except (ImportError, OSError):
+        return frozenset()
+
+
+def user_rules(words: Iterable[dict[str, Any]]) -> tuple[list[Term], list[Rule]]:
+    """Terms and rewrite rules from Watson word objects (word, sounds_like, display_as)."""
+    terms: list[Term] = []
+    rules: list[Rule] = []
+    seen: set[str] = set()
+    for entry in words:
+        word = str(entry.get("word", "")).strip()
+        display = str(entry.get("display_as") or word).strip()
+        if not word or not display or display.lower() in seen:
+            continue
+        seen.add(display.lower())
+        terms.append(Term(display=display, source="user", score=0.0))
+        sources = [word.replace("_", " ").replace("-", " "), display, *(entry.get("sounds_like") or [])]
+        for phrase in sources:
+            key = phrase_key(phrase)
+            if not key:
+                continue
+            rules.append(Rule(key, display))
+            if len(key) > 1:  # "a p r" may also come out as "apr", "fin tech" as "fintech"
+                rules.append(Rule(("".join(key),), display))
+        if display.isupper() and len(display) <= 6 and display.isalpha():  # acronym: "A P R"
+            rules.append(Rule(tuple(display.lower()), display))
+    # user-word order is the user's; keep it, but give earlier words a higher score
+    ranked = [Term(t.display, t.source, float(len(terms) - i)) for i, t in enumerate(terms)]
+    return ranked, rules
+
+
+def rank_corpus_terms(texts: Iterable[str], encode: Encoder, exclude: set[str], limit: int = 200) -> list[Term]:
+    """The corpora's most salient words: frequent here, rare in general English.
+
+    Rarity is how many BPE pieces Whisper's tokenizer needs for the word beyond the first (common
+    words are one piece), plus one when the CMU dictionary does not know it.
+    """
+    counts: Counter[str] = Counter()
+    forms: dict[str, Counter[str]] = {}
+    for text in texts:
+        counts.update(_SURFACE.findall(text))
+    general = general_vocabulary()
+    merged: Counter[str] = Counter()
+    for surface, c in counts.items():
+        key = surface.lower()
+        merged[key] += c
+        forms.setdefault(key, Counter())[surface] += c
+    scored: list[Term] = []
+    for key, c in merged.items():
+        if key in exclude or len(key) < 3:
+            continue
+        surface = forms[key].most_common(1)[0][0]
+        rarity = len(encode(" " + surface)) - 1 + (0 if key in general else 1)
+        if rarity <= 0:
+            continue
+        scored.append(Term(display=surface, source="corpus", score=rarity * math.log1p(c)))
+    scored.sort(key=lambda t: (-t.score, t.display))
+    return scored[:limit]
+
+
+def build_prompt(
+    terms: Sequence[Term], sentences: Sequence[str], encode: Encoder, budget: int = PROMPT_BUDGET
+) -> tuple[str, list[int]]:
+    """Domain sentences that use the top terms, then a glossary of the terms, within `budget` tokens.
+
+    Sentences come from the corpora, chosen greedily to cover the highest-ranked terms not yet
+    covered; about half the budget goes to them, the rest to the glossary (user words first).
+    Whatever does not fit is left out, lowest-ranked first.
+    """
+    glossary: list[str] = []
+    used = 0
+    for term in terms:  # glossary first, so every user word fits before any sentence
+        cost = len(encode(", " + term.display if glossary else " " + term.display))
+        if used + cost > budget:
+            break
+        glossary.append(term.display)
+        used += cost
+    chosen: list[str] = []
+    if sentences and terms:
+        remaining = budget - used
+        wanted = {t.display.lower(): t.score + 1.0 for t in terms}
+        covered: set[str] = set()
+        candidates = [(s, {w.lower() for w in _SURFACE.findall(s)} & wanted.keys()) for s in sentences]
+        candidates = [(s, ws) for s, ws in candidates if ws]
+        while candidates and remaining > 0:
+            best = max(candidates, key=lambda c: sum(wanted[w] for w in c[1] - covered) / (1 + len(c[0])))
+            gain = best[1] - covered
+            if not gain:
+                break
+            candidates.remove(best)
+            cost = len(encode(" " + best[0].strip().rstrip(".") + "."))
+            if cost > remaining:
+                continue
+            chosen.append(best[0].strip().rstrip(".") + ".")
+            covered |= gain
+            remaining -= cost
+    text = " ".join(chosen + ([", ".join(glossary) + "."] if glossary else []))
+    tokens = encode(" " + text) if text else []
+    while len(tokens) > budget and chosen:  # joins can cost a token more than the estimate
+        chosen.pop()
+        text = " ".join(chosen + [", ".join(glossary) + "."])
+        tokens = encode(" " + text)
+    return text, tokens[:budget]
+
+
+def train_bias(
+    corpora: dict[str, str],
+    words: list[dict[str, Any]],
+    weight: float,
+    encode: Encoder,
+    progress: Callable[[int], None] = lambda _p: None,
+    *,
+    budget: int = PROMPT_BUDGET,
+) -> WhisperBias:
+    """Build a `WhisperBias` from corpora and user words (the service has validated both)."""
+    started = time.perf_counter()
+    progress(1)
+    user_terms, rules = user_rules(words)
+    texts = list(corpora.values())
+    lines = [line.strip() for text in texts for line in text.splitlines() if line.strip()]
+    progress(5)
+
+    lm_sentences = [toks for line in lines if (toks := spoken_words(line))]
+    lm_sentences += [list(phrase_key(t.display)) for t in user_terms]
+    progress(15)
+    lm = None
+    if lm_sentences:
+        lm = NgramLM.train(lm_sentences, order=LM_ORDER, progress=lambda f: progress(15 + int(55 * f)))
+    progress(72)
+
+    exclude = {t.display.lower() for t in user_terms}
+    corpus_terms = rank_corpus_terms(texts, encode, exclude)
+    progress(85)
+    terms = user_terms + corpus_terms
+    short_lines = [line for line in lines if len(line) <= 200]
+    prompt, tokens = build_prompt(terms, short_lines, encode, budget)
+    progress(95)
+    stats = {
+        "corpus_words": sum(len(s) for s in lm_sentences[: len(lm_sentences) - len(user_terms)]),
+        "user_words": len(user_terms),
+        "prompt_tokens": len(tokens),
+        "lm_ngrams": lm.counts() if lm else [],
+        "train_seconds": round(time.perf_counter() - started, 3),
+    }
+    return WhisperBias(prompt, tokens, terms, rules, weight, lm, stats)
