@@ -131,11 +131,14 @@ class CustomModels:
 
     # -- status -----------------------------------------------------------------------------
     @staticmethod
-    def pending_work(s: Session, cid: str) -> bool:
-        """A corpus, grammar or word batch still being processed."""
+    def pending_work(s: Session, cid: str, finishing_job: str | None = None) -> bool:
+        """A corpus, grammar or word batch still being processed (other than `finishing_job`)."""
         processing = s.scalar(select(Corpus.id).where(Corpus.model_id == cid, Corpus.status == "being_processed"))
         words_job = s.scalar(
-            select(Job.id).where(Job.target_id == cid, Job.kind == "add_words", Job.status.in_(["queued", "running"]))
+            select(Job.id).where(
+                Job.target_id == cid, Job.kind == "add_words", Job.status.in_(["queued", "running"]),
+                Job.id != (finishing_job or ""),
+            )
         )
         return bool(processing or words_job)
 
@@ -149,11 +152,11 @@ class CustomModels:
         word = s.scalar(select(CustomWord.id).where(CustomWord.model_id == cid, CustomWord.user.is_(True)))
         return bool(corpus or word)
 
-    def refresh_status(self, s: Session, row: CustomModel) -> None:
+    def refresh_status(self, s: Session, row: CustomModel, finishing_job: str | None = None) -> None:
         """Derive pending/ready/available after a data change (busy states are left alone)."""
         if row.status in BUSY:
             return
-        if self.pending_work(s, row.id) or not self.has_data(s, row.id):
+        if self.pending_work(s, row.id, finishing_job) or not self.has_data(s, row.id):
             row.status = "pending"
         elif row.trained_revision == row.data_revision and row.status != "failed":
             row.status = "available"
@@ -215,9 +218,8 @@ class CustomModels:
         bad_grammars = s.scalars(
             select(Corpus.name).where(Corpus.model_id == cid, Corpus.status == "undetermined", Corpus.kind == "grammar")
         ).all()
-        bad_words = s.scalars(
-            select(CustomWord.word).where(CustomWord.model_id == cid, CustomWord.error.is_not(None))
-        ).all()
+        # JSON columns store None as JSON null, so test for errors in Python, not with IS NULL.
+        bad_words = [w.word for w in s.scalars(select(CustomWord).where(CustomWord.model_id == cid)) if w.error]
         for code, kind, names in (
             ("invalid_corpus_files", "corpus files", bad_corpora),
             ("invalid_grammar_files", "grammar files", bad_grammars),

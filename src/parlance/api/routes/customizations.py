@@ -6,8 +6,8 @@ import json
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Request
-from starlette.datastructures import UploadFile
 
+from parlance.api import multipart
 from parlance.api.deps import OwnerDep, ServicesDep, read_body
 from parlance.errors import BadRequest
 
@@ -73,15 +73,13 @@ def reset(cid: str, svc: ServicesDep, owner: OwnerDep) -> dict[str, Any]:
 async def add_corpus(
     cid: str, name: str, request: Request, svc: ServicesDep, owner: OwnerDep, allow_overwrite: bool = False
 ) -> dict[str, Any]:
-    limit = svc.settings.max_body_bytes
-    if (request.headers.get("content-type") or "").lower().startswith("multipart/form-data"):
-        form = await request.form(max_part_size=limit)
-        part = form.get("corpus_file")
-        if not isinstance(part, UploadFile):
+    data = await read_body(request, svc.settings.max_body_bytes)
+    content_type = request.headers.get("content-type") or ""
+    if content_type.lower().startswith("multipart/form-data"):
+        files = multipart.parse(data, content_type).get("corpus_file")
+        if not files:
             raise BadRequest("The multipart request needs a 'corpus_file' part")
-        data = await part.read()
-    else:
-        data = await read_body(request, limit)
+        data = files[0][0]
     svc.corpora.add(owner, cid, name, data, allow_overwrite)
     return {}
 

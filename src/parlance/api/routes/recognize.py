@@ -6,32 +6,29 @@ import json
 from typing import Any
 
 from fastapi import APIRouter, Request
-from starlette.datastructures import UploadFile
 
+from parlance.api import multipart
 from parlance.api.deps import OwnerDep, ServicesDep, read_body
-from parlance.errors import BadRequest, InvalidAudio, PayloadTooLarge
+from parlance.errors import BadRequest, InvalidAudio
 
 router = APIRouter(prefix="/v1", tags=["recognition"])
 
 
-async def _multipart(request: Request, limit: int) -> tuple[list[tuple[bytes, str | None]], dict[str, Any]]:
-    length = request.headers.get("content-length")
-    if length is not None and length.isdigit() and int(length) > limit:
-        raise PayloadTooLarge(f"The request body is larger than the limit of {limit} bytes")
-    form = await request.form(max_part_size=limit)
+def _multipart(body: bytes, content_type: str) -> tuple[list[tuple[bytes, str | None]], dict[str, Any]]:
+    parts = multipart.parse(body, content_type)
+    raw_metadata = parts.get("metadata", [(b"{}", None)])[0][0]
     try:
-        metadata = json.loads(form.get("metadata") or "{}")  # type: ignore[arg-type]
-    except json.JSONDecodeError as exc:
+        metadata = json.loads(raw_metadata)
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
         raise BadRequest(f"The multipart 'metadata' part is not valid JSON: {exc}") from None
     if not isinstance(metadata, dict):
         raise BadRequest("The multipart 'metadata' part must be a JSON object")
     part_type = metadata.pop("part_content_type", None)
     metadata.pop("data_parts_count", None)
-    uploads = [u for u in form.getlist("upload") if isinstance(u, UploadFile)]
+    uploads = parts.get("upload", [])
     if not uploads:
         raise InvalidAudio("The multipart request has no 'upload' part with audio")
-    parts = [(await u.read(), part_type or u.content_type) for u in uploads]
-    return parts, metadata
+    return [(data, part_type or ctype) for data, ctype in uploads], metadata
 
 
 @router.post("/recognize")
@@ -39,11 +36,12 @@ async def recognize(request: Request, svc: ServicesDep, owner: OwnerDep) -> dict
     limit = svc.settings.max_body_bytes
     content_type = request.headers.get("content-type")
     params: dict[str, Any] = dict(request.query_params)
+    body = await read_body(request, limit)
     if content_type and content_type.lower().startswith("multipart/form-data"):
-        parts, metadata = await _multipart(request, limit)
+        parts, metadata = _multipart(body, content_type)
         params.update(metadata)
     else:
-        parts = [(await read_body(request, limit), content_type)]
+        parts = [(body, content_type)]
     if sum(len(p) for p, _ in parts) < svc.settings.min_body_bytes:
         raise InvalidAudio(f"The audio is too short: at least {svc.settings.min_body_bytes} bytes are required")
     return await svc.recognition.recognize(owner, parts, params)
