@@ -196,9 +196,11 @@ class CustomModels:
             raise BadRequest(refusal + " Set strict=false to train without them.")
         with self.db.session() as s:
             row = self.get_row(s, owner, cid)
+            # Check-and-set in one statement: of concurrent train requests exactly one claims the model.
+            unchanged = (CustomModel.trained_revision == CustomModel.data_revision) & (CustomModel.status == "available")
             claimed = s.execute(
                 update(CustomModel)
-                .where(CustomModel.id == cid, CustomModel.status.not_in(BUSY))
+                .where(CustomModel.id == cid, CustomModel.status.not_in(BUSY), ~unchanged | bool(params.get("force")))
                 .values(status="training", progress=0, error=None, updated=utcnow())
             ).rowcount
             if not claimed:
