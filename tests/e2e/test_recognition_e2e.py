@@ -1,0 +1,90 @@
+"""Recognition acceptance through a live `parlance serve` with the unmodified ibm-watson SDK."""
+
+from __future__ import annotations
+
+import concurrent.futures as cf
+import subprocess
+from pathlib import Path
+
+import jiwer
+import pytest
+from ibm_cloud_sdk_core.authenticators import BasicAuthenticator, IAMAuthenticator
+from ibm_watson import SpeechToTextV1
+
+from parlance.customization.whisper_eval import librivox_samples, normalize
+from tests.conftest import LiveServer
+
+pytestmark = pytest.mark.slow
+PG, NG = "en-US_BroadbandModel", "en-US_Multimedia"
+MAX_WER = {NG: 0.08, PG: 0.35}
+
+
+def client(server: LiveServer, iam: bool = True) -> SpeechToTextV1:
+    auth = IAMAuthenticator(server.apikey, url=server.url) if iam else BasicAuthenticator("apikey", server.apikey)
+    stt = SpeechToTextV1(authenticator=auth)
+    stt.set_service_url(server.url)
+    return stt
+
+
+def transcript(result: dict) -> str:
+    return "".join(r["alternatives"][0]["transcript"] for r in result["results"]).strip()
+
+
+def recognize(stt: SpeechToTextV1, audio: bytes, content_type: str, model: str) -> str:
+    return transcript(stt.recognize(audio, content_type=content_type, model=model).get_result())
+
+
+def test_models_listed(real_server: LiveServer) -> None:
+    names = {m["name"] for m in client(real_server).list_models().get_result()["models"]}
+    assert {PG, NG} <= names
+
+
+@pytest.mark.parametrize("model", [NG, PG])
+def test_librivox_wer(real_server: LiveServer, model: str) -> None:
+    stt = client(real_server)
+    samples = librivox_samples()
+    assert len(samples) == 5
+    refs = [normalize(s.reference) for s in samples]
+    hyps = [normalize(recognize(stt, s.wav.read_bytes(), "audio/wav", model)) for s in samples]
+    wer = jiwer.wer(refs, hyps)
+    print(f"\n{model}: WER {wer:.1%} over {len(samples)} LibriVox clips")
+    assert wer <= MAX_WER[model]
+
+
+def convert(src: Path, out: Path, *args: str) -> bytes:
+    subprocess.run(["ffmpeg", "-v", "error", "-y", "-i", str(src), *args, str(out)], check=True)
+    return out.read_bytes()
+
+
+@pytest.mark.parametrize("model", [NG, PG])
+def test_formats_give_the_same_transcript(real_server: LiveServer, model: str, tmp_path: Path) -> None:
+    stt = client(real_server, iam=False)
+    clip = librivox_samples()[1].wav
+    expected = recognize(stt, clip.read_bytes(), "audio/wav", model)
+    assert expected
+    variants = {
+        "audio/flac": convert(clip, tmp_path / "a.flac"),
+        "audio/mp3": convert(clip, tmp_path / "a.mp3", "-b:a", "128k"),
+        "audio/ogg;codecs=opus": convert(clip, tmp_path / "a.opus", "-c:a", "libopus", "-b:a", "48k"),
+        "audio/mulaw;rate=8000": convert(clip, tmp_path / "a.ul", "-ar", "8000", "-f", "mulaw"),
+        "audio/wav": convert(clip, tmp_path / "b.wav", "-ar", "44100", "-ac", "2"),
+    }
+    for content_type, audio in variants.items():
+        got = recognize(stt, audio, content_type, model)
+        assert normalize(got) == normalize(expected), content_type
+
+
+def test_eight_concurrent_recognitions(real_server: LiveServer) -> None:
+    samples = librivox_samples()
+    stt = client(real_server)
+    expected = {s.id: recognize(stt, s.wav.read_bytes(), "audio/wav", NG) for s in samples}
+    jobs = [samples[i % len(samples)] for i in range(8)]
+
+    def one(sample):  # type: ignore[no-untyped-def]
+        return sample.id, recognize(client(real_server), sample.wav.read_bytes(), "audio/wav", NG)
+
+    with cf.ThreadPoolExecutor(8) as ex:
+        results = list(ex.map(one, jobs))
+    assert len(results) == 8
+    for sample_id, text in results:
+        assert text == expected[sample_id]
