@@ -49,10 +49,14 @@ def serve(
 
     from parlance.api.app import create_app
 
+    from parlance.services.container import Services
+
     settings = _settings(data_dir, host=host, port=port, auth=False if no_auth else None)
-    if settings.auth:
-        typer.echo("API keys are required; create one with `parlance keys create` (or use --no-auth).", err=True)
-    uvicorn.run(create_app(settings), host=settings.host, port=settings.port, log_level="info")
+    services = Services.build(settings)
+    if settings.auth and not services.auth.has_keys():
+        key = services.auth.create_key(instance_name="default")
+        typer.echo(f"First start: created service instance {key.instance_id} with API key {key.apikey}", err=True)
+    uvicorn.run(create_app(settings, services), host=settings.host, port=settings.port, log_level="info")
 
 
 @app.command()

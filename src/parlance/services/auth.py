@@ -58,6 +58,10 @@ class AuthService:
             s.add(ApiKey(instance_id=instance_id, key_hash=_hash(apikey)))
         return NewKey(instance_id=instance_id, apikey=apikey)
 
+    def has_keys(self) -> bool:
+        with self.db.session() as s:
+            return s.scalar(select(ApiKey.id).limit(1)) is not None
+
     def instance_for_key(self, apikey: str) -> str:
         with self.db.session() as s:
             row = s.scalar(select(ApiKey).where(ApiKey.key_hash == _hash(apikey)))
