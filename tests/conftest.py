@@ -36,6 +36,7 @@ class LiveServer:
     services: Services | None
     apikey: str
     instance_id: str
+    data_dir: Path | None = None
 
 
 def fake_services(data_dir: Path) -> Services:
@@ -103,7 +104,7 @@ def real_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer
     url = f"http://127.0.0.1:{port}"
     try:
         wait_until_up(url, 120, proc)
-        yield LiveServer(url, None, key["apikey"], key["instance_id"])
+        yield LiveServer(url, None, key["apikey"], key["instance_id"], data_dir)
     finally:
         proc.terminate()
         proc.wait(timeout=20)

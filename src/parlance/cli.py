@@ -17,6 +17,8 @@ app = typer.Typer(help="Parlance: self-hosted speech to text with custom models.
 models_app = typer.Typer(help="Base models and their versions.", no_args_is_help=True)
 keys_app = typer.Typer(help="API keys of service instances.", no_args_is_help=True)
 db_app = typer.Typer(help="Database maintenance.", no_args_is_help=True)
+custom_app = typer.Typer(help="Custom language models (operator view of every instance).", no_args_is_help=True)
+app.add_typer(custom_app, name="customizations")
 app.add_typer(models_app, name="models")
 app.add_typer(keys_app, name="keys")
 app.add_typer(db_app, name="db")
@@ -48,7 +50,6 @@ def serve(
     import uvicorn
 
     from parlance.api.app import create_app
-
     from parlance.services.container import Services
 
     settings = _settings(data_dir, host=host, port=port, auth=False if no_auth else None)
@@ -90,6 +91,34 @@ def models_list(data_dir: DataDir = None) -> None:
         typer.echo(f"{name}\t{v.language}\t{v.engine}\t{v.version}")
 
 
+@models_app.command("versions")
+def models_versions(
+    model: Annotated[str | None, typer.Argument(help="Only this base model.")] = None, data_dir: DataDir = None
+) -> None:
+    """List every installed version of each base model (newest last; the newest is the default)."""
+    from parlance.services.catalog import Catalog
+
+    catalog = Catalog(_settings(data_dir))
+    for name in [model] if model else catalog.base_models():
+        for v in catalog.versions(name):
+            typer.echo(f"{name}\t{v.version}\t{v.engine}\t{v.created.date().isoformat()}\t{v.path}")
+
+
+@models_app.command("install")
+def models_install(
+    path: Annotated[Path, typer.Argument(exists=True, file_okay=False, help="Directory with manifest.json.")],
+    data_dir: DataDir = None,
+) -> None:
+    """Install a new base-model version from a directory with a manifest (see docs/models.md)."""
+    from parlance.services.catalog import Catalog
+
+    try:
+        version = Catalog(_settings(data_dir)).install(path)
+    except ParlanceError as exc:
+        raise typer.BadParameter(exc.message) from None
+    typer.echo(f"installed {version.version} ({version.engine}); it is now the default for {version.base_model}")
+
+
 @keys_app.command("create")
 def keys_create(
     instance: Annotated[str | None, typer.Option(help="Add the key to this existing instance id.")] = None,
@@ -105,6 +134,36 @@ def keys_create(
     db.migrate()
     key = AuthService(settings, db).create_key(instance_name=name, instance_id=instance)
     typer.echo(json.dumps({"instance_id": key.instance_id, "apikey": key.apikey}))
+
+
+@custom_app.command("upgrade")
+def customizations_upgrade(
+    customization_id: str,
+    wait: Annotated[bool, typer.Option("--wait", help="Run the upgrade here and wait until it ends.")] = False,
+    data_dir: DataDir = None,
+) -> None:
+    """Upgrade a custom language model to the newest version of its base model."""
+    import time
+
+    from parlance.store.orm import CustomModel
+
+    svc = _services(_settings(data_dir))
+    try:
+        with svc.db.session() as s:
+            row = s.get(CustomModel, customization_id)
+            if row is None:
+                raise typer.BadParameter(f"No custom model {customization_id}")
+            owner = row.owner
+        svc.customizations.upgrade(owner, customization_id)
+        if wait:
+            svc.start()  # a running server may pick the job up first; claiming is atomic either way
+            while svc.customizations.get(owner, customization_id)["status"] == "upgrading":
+                time.sleep(0.2)
+        typer.echo(json.dumps(svc.customizations.get(owner, customization_id), indent=2))
+    except ParlanceError as exc:
+        raise typer.BadParameter(exc.message) from None
+    finally:
+        svc.close()
 
 
 @db_app.command("upgrade")

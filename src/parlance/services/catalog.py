@@ -6,9 +6,14 @@ An installed version is a directory under `settings.models_dir` holding the mode
 
 from __future__ import annotations
 
+import hashlib
 import json
+import os
+import re
+import shutil
+import tempfile
 from datetime import datetime
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 
 from parlance.engines.base import ModelVersion
 from parlance.errors import BadRequest, NotFound
@@ -49,6 +54,7 @@ class Catalog:
         self.refresh()
 
     def refresh(self) -> None:
+        self._seen = self._stamp()
         versions = list(self._builtins)
         if self.settings.models_dir.is_dir():
             for d in sorted(self.settings.models_dir.iterdir()):
@@ -61,21 +67,71 @@ class Catalog:
             vs.sort(key=lambda v: (v.created, v.version))
         self._by_model = by_model
 
+    def _stamp(self) -> float:
+        d = self.settings.models_dir
+        return d.stat().st_mtime if d.is_dir() else 0.0
+
+    def _current(self) -> dict[str, list[ModelVersion]]:
+        """Pick up versions another process (`parlance models install`) added since the last look."""
+        if self._stamp() != self._seen:
+            self.refresh()
+        return self._by_model
+
     def base_models(self) -> list[str]:
-        return sorted(self._by_model)
+        return sorted(self._current())
 
     def versions(self, base_model: str) -> list[ModelVersion]:
         """All versions of a base model, oldest first."""
-        if base_model not in self._by_model:
+        by_model = self._current()
+        if base_model not in by_model:
             raise NotFound(f"Model {base_model} not found")
-        return list(self._by_model[base_model])
+        return list(by_model[base_model])
 
     def newest(self, base_model: str) -> ModelVersion:
         return self.versions(base_model)[-1]
 
     def version(self, version: str) -> ModelVersion:
-        for vs in self._by_model.values():
+        for vs in self._current().values():
             for v in vs:
                 if v.version == version:
                     return v
         raise NotFound(f"Base model version {version} not found")
+
+    def install(self, source: Path) -> ModelVersion:
+        """Copy a version directory into the catalog after checking its manifest and checksums."""
+        candidate = read_manifest(source)
+        if not VERSION_NAME.match(candidate.version) or not candidate.version.startswith(candidate.base_model + "."):
+            raise BadRequest(f"Version names look like {candidate.base_model}.v2026-11-21; got {candidate.version}")
+        if any(v.version == candidate.version for vs in self._current().values() for v in vs):
+            raise BadRequest(f"Version {candidate.version} is already installed; versions are immutable")
+        verify_files(source, candidate.files)
+        self.settings.models_dir.mkdir(parents=True, exist_ok=True)
+        staging = Path(tempfile.mkdtemp(prefix=".install-", dir=self.settings.models_dir))
+        try:
+            shutil.copytree(source, staging, dirs_exist_ok=True, symlinks=False)
+            os.replace(staging, self.settings.models_dir / candidate.version)
+        finally:
+            shutil.rmtree(staging, ignore_errors=True)
+        self.refresh()
+        return self.version(candidate.version)
+
+
+VERSION_NAME = re.compile(r"^[A-Za-z0-9_-]+\.v\d{4}-\d{2}-\d{2}(?:[._-][A-Za-z0-9]+)*$")
+
+
+def verify_files(root: Path, files: dict[str, str]) -> None:
+    if not files:
+        raise BadRequest("The manifest lists no files")
+    for rel, expected in files.items():
+        parts = PurePosixPath(rel).parts
+        if PurePosixPath(rel).is_absolute() or ".." in parts:
+            raise BadRequest(f"Manifest file path {rel!r} must stay inside the version directory")
+        path = root / rel
+        if not path.is_file():
+            raise BadRequest(f"Manifest lists {rel} but the file is missing")
+        digest = hashlib.sha256()
+        with open(path, "rb") as f:
+            for chunk in iter(lambda: f.read(1 << 20), b""):
+                digest.update(chunk)
+        if digest.hexdigest() != expected:
+            raise BadRequest(f"Checksum mismatch for {rel}: the file is not the one the manifest describes")

@@ -248,3 +248,31 @@ class CustomModels:
             row.status, row.progress, row.error, row.warnings = "pending", 0, None, None
             row.trained_revision, row.data_revision = -1, row.data_revision + 1
         shutil.rmtree(self.artifacts(cid), ignore_errors=True)
+
+    # -- upgrade (seed 000) -----------------------------------------------------------------
+    def upgrade(self, owner: str, cid: str) -> None:
+        """Start building the model for the newest base-model version; the old one stays usable."""
+        with self.db.session() as s:
+            row = self.get_row(s, owner, cid, lock=True)
+            if row.status in BUSY or self.pending_work(s, cid):
+                raise Conflict(f"The custom model is busy ({row.status}); it cannot be upgraded now")
+            if row.status not in ("ready", "available"):
+                raise BadRequest(f"Only a ready or available custom model can be upgraded; this one is {row.status}")
+            if not self.has_data(s, cid):
+                raise BadRequest("The custom model has no data; there is nothing to upgrade")
+            newest = self.catalog.newest(row.base_model_name)
+            if newest.version in row.versions:
+                raise BadRequest(
+                    f"The custom model is up-to-date: it is already built for {newest.version}, "
+                    f"the newest version of {row.base_model_name}"
+                )
+            previous = row.status
+            claimed = s.execute(
+                update(CustomModel)
+                .where(CustomModel.id == cid, CustomModel.status == previous)
+                .values(status="upgrading", progress=0, error=None, updated=utcnow())
+            ).rowcount
+            if not claimed:
+                raise Conflict("The custom model is busy; it cannot be upgraded now")
+            payload = {"previous": previous, "target": newest.version, "revision": row.trained_revision}
+        self.jobs.enqueue("upgrade_language_model", cid, payload)

@@ -62,6 +62,7 @@ class Training:
         jobs.register("analyze_corpus", JobKind(self._analyze, self._analyze_failed))
         jobs.register("add_words", JobKind(lambda job, _: self.words.finish_batch(job.target_id, job.id), self._words_failed))
         jobs.register("train_language_model", JobKind(self._train, self._train_failed))
+        jobs.register("upgrade_language_model", JobKind(self._upgrade, self._upgrade_failed))
 
     def _words_failed(self, job: Job, reason: str) -> None:
         self.words.finish_batch(job.target_id, job.id)
@@ -152,6 +153,29 @@ class Training:
             m = s.get(CustomModel, job.target_id)
             if m is not None:
                 m.status, m.progress, m.error = "failed", 0, stored_error(f"Training failed: {reason}", 500)
+
+    # -- upgrade -----------------------------------------------------------------------------
+    def _upgrade(self, job: Job, progress: Progress) -> None:
+        """Rebuild the trained artifacts for the target version; old versions' artifacts stay in use."""
+        cid, target = job.target_id, job.payload["target"]
+        version = self.models.catalog.version(target)
+        if job.payload["previous"] == "available":
+            _, data = self.training_input(cid, "all")
+            self.build(cid, version, data, job.payload["revision"], progress)
+        with self.db.session() as s:
+            m = s.get(CustomModel, cid)
+            if m is None:
+                return
+            if target not in m.versions:
+                m.versions = [*m.versions, target]
+            m.status, m.progress, m.updated = job.payload["previous"], 100, utcnow()
+
+    def _upgrade_failed(self, job: Job, reason: str) -> None:
+        with self.db.session() as s:
+            m = s.get(CustomModel, job.target_id)
+            if m is not None:
+                m.status = job.payload["previous"]
+                m.error = stored_error(f"Upgrade to {job.payload['target']} failed: {reason}", 500)
 
     # -- recognition -------------------------------------------------------------------------
     def engine_model(self, row: CustomModel, version: str, weight: float | None) -> EngineCustomModel | None:

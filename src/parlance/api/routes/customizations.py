@@ -129,3 +129,9 @@ def get_word(cid: str, word: str, svc: ServicesDep, owner: OwnerDep) -> dict[str
 def delete_word(cid: str, word: str, svc: ServicesDep, owner: OwnerDep) -> dict[str, Any]:
     svc.words.delete(owner, cid, word)
     return {}
+
+
+@router.post("/{cid}/upgrade_model")
+def upgrade_model(cid: str, svc: ServicesDep, owner: OwnerDep) -> dict[str, Any]:
+    svc.customizations.upgrade(owner, cid)
+    return {}
