@@ -17,7 +17,7 @@ from parlance.jobs.runner import JobRunner
 from parlance.services.catalog import Catalog
 from parlance.settings import Settings
 from parlance.store.db import Database
-from parlance.store.orm import Corpus, CustomModel, CustomWord, Job, utcnow
+from parlance.store.orm import Corpus, CustomModel, CustomWord, utcnow
 
 MAX_MODELS_PER_OWNER = 1024
 NAME_FORBIDDEN = re.compile(r"[\\/:=&?]")
@@ -131,16 +131,10 @@ class CustomModels:
 
     # -- status -----------------------------------------------------------------------------
     @staticmethod
-    def pending_work(s: Session, cid: str, finishing_job: str | None = None) -> bool:
-        """A corpus, grammar or word batch still being processed (other than `finishing_job`)."""
-        processing = s.scalar(select(Corpus.id).where(Corpus.model_id == cid, Corpus.status == "being_processed"))
-        words_job = s.scalar(
-            select(Job.id).where(
-                Job.target_id == cid, Job.kind == "add_words", Job.status.in_(["queued", "running"]),
-                Job.id != (finishing_job or ""),
-            )
-        )
-        return bool(processing or words_job)
+    def pending_work(s: Session, cid: str) -> bool:
+        """A corpus or grammar still being analyzed. (Word batches are stored synchronously; their job
+        only moves the status on, so it does not count: a client that saw `ready` may train at once.)"""
+        return s.scalar(select(Corpus.id).where(Corpus.model_id == cid, Corpus.status == "being_processed")) is not None
 
     def ensure_idle(self, s: Session, row: CustomModel, action: str) -> None:
         if row.status in BUSY:
@@ -152,11 +146,11 @@ class CustomModels:
         word = s.scalar(select(CustomWord.id).where(CustomWord.model_id == cid, CustomWord.user.is_(True)))
         return bool(corpus or word)
 
-    def refresh_status(self, s: Session, row: CustomModel, finishing_job: str | None = None) -> None:
+    def refresh_status(self, s: Session, row: CustomModel) -> None:
         """Derive pending/ready/available after a data change (busy states are left alone)."""
         if row.status in BUSY:
             return
-        if self.pending_work(s, row.id, finishing_job) or not self.has_data(s, row.id):
+        if self.pending_work(s, row.id) or not self.has_data(s, row.id):
             row.status = "pending"
         elif row.trained_revision == row.data_revision and row.status != "failed":
             row.status = "available"

@@ -60,12 +60,12 @@ class Training:
 
     def register(self, jobs: JobRunner) -> None:
         jobs.register("analyze_corpus", JobKind(self._analyze, self._analyze_failed))
-        jobs.register("add_words", JobKind(lambda job, _: self.words.finish_batch(job.target_id, job.id), self._words_failed))
+        jobs.register("add_words", JobKind(lambda job, _: self.words.finish_batch(job.target_id), self._words_failed))
         jobs.register("train_language_model", JobKind(self._train, self._train_failed))
         jobs.register("upgrade_language_model", JobKind(self._upgrade, self._upgrade_failed))
 
     def _words_failed(self, job: Job, reason: str) -> None:
-        self.words.finish_batch(job.target_id, job.id)
+        self.words.finish_batch(job.target_id)
 
     # -- corpus analysis -------------------------------------------------------------------
     def analyzer(self, version: ModelVersion) -> Any:

@@ -81,12 +81,12 @@ class Words:
             row.status = "pending"  # until the job below has looked at the batch
         self.models.jobs.enqueue("add_words", cid, {"words": [w["word"] for w in words]})
 
-    def finish_batch(self, cid: str, job_id: str) -> None:
+    def finish_batch(self, cid: str) -> None:
         """Job body for `POST words`: the batch is stored; the model becomes trainable again."""
         with self.db.session() as s:
             row = s.get(CustomModel, cid)
             if row is not None:
-                self.models.refresh_status(s, row, finishing_job=job_id)
+                self.models.refresh_status(s, row)
 
     def add_one(self, owner: str, cid: str, word: str, body: Any) -> None:
         w = parse_word(body if body is not None else {}, word)
