@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import math
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
 
@@ -56,6 +56,7 @@ class TrigramLM:
     tri_v: np.ndarray
     tri_w: np.ndarray
     tri_p: np.ndarray
+    _index: tuple[dict[str, int], np.ndarray, np.ndarray] | None = field(default=None, repr=False, compare=False)
 
     @property
     def size(self) -> int:
@@ -90,19 +91,21 @@ class TrigramLM:
         )  # fmt: skip
 
     def logprob(self, word: str, context: tuple[str, ...] = ()) -> float:
-        """log10 P(word | context) with back-off (slow path, for checks and tests)."""
-        ids = self.word_ids()
+        """log10 P(word | context) with back-off (one n-gram at a time: for checks and tests)."""
+        if self._index is None:
+            self._index = (self.word_ids(), self.bigram_keys(), self.trigram_keys())
+        ids, keys2, keys3 = self._index
         w = ids.get(word)
         if w is None:
             return -np.inf
         ctx = [ids.get(c) for c in context[-2:]]
-        if any(c is None for c in ctx):
-            ctx = ctx[ctx.index(None) + 1 :] if None in ctx else ctx
+        while None in ctx:  # an unknown context word: only what follows it counts
+            ctx = ctx[ctx.index(None) + 1 :]
         c = np.array(ctx, dtype=np.int64)
         if len(c) == 2:
-            return float(lookup3(self, c[:1], c[1:], np.array([w]))[0])
+            return float(lookup3(self, c[:1], c[1:], np.array([w]), keys2, keys3)[0])
         if len(c) == 1:
-            return float(lookup2(self, c, np.array([w]))[0])
+            return float(lookup2(self, c, np.array([w]), keys2)[0])
         return float(self.uni_p[w])
 
     def save(self, path: Path) -> None:
@@ -387,6 +390,28 @@ def write_trie_bin(lm: TrigramLM, path: Path) -> None:
         f.write(np.array([len(word_blob)], dtype="<u4").tobytes())
         f.write(word_blob)
     os.replace(tmp, path)
+
+
+def read_trie_words(path: Path) -> list[str]:
+    """Just the vocabulary of a binary trie model (skips the n-gram arrays)."""
+    with open(path, "rb") as f:
+        head = f.read(len(_TRIE_HEADER) + 1 + 12)
+        if head[: len(_TRIE_HEADER)] != _TRIE_HEADER:
+            raise ValueError(f"{path} is not a PocketSphinx binary trie language model")
+        order = head[len(_TRIE_HEADER)]
+        f.seek(len(_TRIE_HEADER) + 1)
+        counts = [int(c) for c in np.frombuffer(f.read(4 * order), "<u4")]
+        off = len(_TRIE_HEADER) + 1 + 4 * order
+        if order > 1:
+            off += 4 + 4 * ((order - 2) * 2 * _QUANT_BINS + _QUANT_BINS)
+        off += 12 * (counts[0] + 1)
+        word_bits = _required_bits(counts[0])
+        for i in range(1, order):
+            quant_bits = 32 + _required_bits(counts[i + 1]) if i < order - 1 else _QUANT_BITS
+            off += _base_size(counts[i], word_bits + quant_bits)
+        f.seek(off)
+        n_chars = int(np.frombuffer(f.read(4), "<u4")[0])
+        return [w.decode("utf-8") for w in f.read(n_chars).split(b"\0")[:-1]]
 
 
 @lru_cache(maxsize=4)

@@ -1,0 +1,152 @@
+"""PocketSphinx pronunciation dictionaries: the base vocabulary, OOV detection, `sounds_like`
+validation and the pronunciations of custom words.
+
+PocketSphinx dictionaries hold one pronunciation a line, `word PH ON ES`, alternatives as
+`word(2)`; words are lower case. A word is *in vocabulary* for a version when both its dictionary
+and its language model know it (a dictionary-only word can never be recognized, so for Watson's
+previous-generation semantics it is out of vocabulary and belongs in the words resource).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from functools import lru_cache
+from pathlib import Path
+
+from parlance.customization import g2p
+from parlance.customization.text import normalize_sentence
+
+MAX_SOUNDS_LIKE = 5
+MAX_SOUNDS_LIKE_CHARS = 40
+_VARIANT = re.compile(r"\(\d+\)$")
+_SOUNDS_LIKE_CHARS = re.compile(r"^[^\W\d_]+(?:[\s.'\-_]+[^\W\d_]*)*\.?$", re.UNICODE)
+
+
+def base_word(entry: str) -> str:
+    """`word(2)` -> `word`."""
+    return _VARIANT.sub("", entry)
+
+
+@lru_cache(maxsize=4)
+def _read_dictionary(path: str, mtime: float) -> dict[str, tuple[str, ...]]:
+    entries: dict[str, list[str]] = {}
+    with open(path, encoding="utf-8", errors="replace") as f:
+        for line in f:
+            parts = line.split(maxsplit=1)
+            if len(parts) == 2:
+                entries.setdefault(base_word(parts[0]), []).append(" ".join(parts[1].split()))
+    return {w: tuple(p) for w, p in entries.items()}
+
+
+def read_dictionary(path: Path) -> dict[str, tuple[str, ...]]:
+    """word -> its pronunciations (space-separated phones), cached per file."""
+    return _read_dictionary(str(path), path.stat().st_mtime)
+
+
+def validate_sounds_like(entries: Iterable[str]) -> list[dict[str, str]]:
+    """Watson-style `error` objects for invalid `sounds_like` entries; empty when all are valid."""
+    entries = list(entries)
+    errors: list[dict[str, str]] = []
+    if len(entries) > MAX_SOUNDS_LIKE:
+        errors.append({"sounds_like": f"At most {MAX_SOUNDS_LIKE} sounds_like entries are allowed."})
+    for entry in entries:
+        if not isinstance(entry, str) or not entry.strip():
+            errors.append({str(entry): "A sounds_like entry must not be empty."})
+        elif any(ch.isdigit() for ch in entry):
+            example = " ".join(normalize_sentence(entry)) or "seventy five dollars"
+            errors.append({entry: f"Numbers are not allowed in sounds_like. You can try for example '{example}'."})
+        elif len(entry) > MAX_SOUNDS_LIKE_CHARS:
+            errors.append({entry: f"A sounds_like entry may have at most {MAX_SOUNDS_LIKE_CHARS} characters."})
+        elif not _SOUNDS_LIKE_CHARS.match(entry.strip()):
+            errors.append({entry: "Only letters, spaces, apostrophes, periods and hyphens are allowed in sounds_like."})
+    return errors
+
+
+def word_key(word: str) -> str:
+    """The dictionary/LM key of a custom word: lower case, inner spaces joined with `_`."""
+    return "_".join(word.strip().lower().split())
+
+
+def is_acronym(word: str) -> bool:
+    return 2 <= len(word) <= 5 and word.isalpha() and word.isupper()
+
+
+@dataclass
+class Pronouncer:
+    """Pronounces tokens with the dictionary first, then G2P (see `g2p`), batching espeak calls."""
+
+    dictionary: Mapping[str, tuple[str, ...]]
+    cache: dict[str, list[str]] = field(default_factory=dict)
+
+    def prepare(self, tokens: Iterable[str]) -> None:
+        """Run the G2P once for every token that will need it."""
+        todo: set[str] = set()
+        for tok in tokens:
+            for part in re.split(r"[-_]", tok):
+                if part and part not in self.dictionary and part not in self.cache:
+                    todo.add(part)
+        self.cache.update(g2p.espeak_pronounce(todo))
+
+    def lookup(self, token: str) -> list[str] | None:
+        prons = self.dictionary.get(token)
+        return prons[0].split() if prons else None
+
+    def pronounce(self, token: str) -> list[str]:
+        """Phones of one lower-case token; never empty for a token with letters."""
+        known = self.lookup(token)
+        if known:
+            return known
+        if token in self.cache:
+            return self.cache[token]
+        parts = [p for p in re.split(r"[-_]", token) if p]
+        if len(parts) > 1:
+            phones = [ph for p in parts for ph in self.pronounce(p)]
+        elif len(token) == 2 and token.endswith(".") and self.lookup(token):
+            phones = self.lookup(token) or []
+        else:
+            espeak = g2p.espeak_pronounce([token]) if g2p.espeak_binary() else {}
+            phones = espeak.get(token) or g2p.decompose(token.replace("'", "").rstrip("."), self.lookup)
+        self.cache[token] = phones
+        return phones
+
+    def spelled(self, word: str) -> list[str]:
+        """Letter names: "APR" -> EY P IY AA R."""
+        return [ph for ch in word.lower() for ph in (self.lookup(ch + ".") or self.pronounce(ch))]
+
+    def sounds_like(self, entry: str) -> list[str]:
+        return [ph for tok in normalize_sentence(entry) for ph in self.pronounce(tok)]
+
+    def word_pronunciations(self, word: str, sounds_like: Iterable[str] = ()) -> list[str]:
+        """Pronunciations (phone strings) for a custom word: its valid `sounds_like` entries, or,
+        without any, the dictionary's or a generated one (plus letter names for acronyms)."""
+        prons: list[str] = []
+        for entry in sounds_like:
+            if not validate_sounds_like([entry]):
+                phones = self.sounds_like(entry)
+                if phones:
+                    prons.append(" ".join(phones))
+        if not prons:
+            key = word_key(word)
+            known = self.dictionary.get(key)
+            prons = list(known) if known else [" ".join(self.pronounce(key))]
+            if is_acronym(word.strip()):
+                prons.append(" ".join(self.spelled(word.strip())))
+        return list(dict.fromkeys(p for p in prons if p))
+
+
+def write_dictionary(base: Path, out: Path, custom: Mapping[str, list[str]]) -> None:
+    """Copy the base dictionary and append custom pronunciations as `word`, `word(2)`, ..."""
+    existing = read_dictionary(base)
+    lines = []
+    for word, prons in sorted(custom.items()):
+        have = list(existing.get(word, ()))
+        for pron in prons:
+            if pron in have:
+                continue
+            have.append(pron)
+            lines.append(f"{word} {pron}\n" if len(have) == 1 else f"{word}({len(have)}) {pron}\n")
+    with open(out, "wb") as dst:
+        dst.write(base.read_bytes())
+        dst.write("".join(lines).encode("utf-8"))
