@@ -215,12 +215,19 @@ def _strip_bracketed(text: str) -> str:
     return text
 
 
+_EXPANDABLE = re.compile(r"[\d$€£¥&%+=@#°×½¼]")
+_APOSTROPHE_S = re.compile(r"\s+'(s|d|ll)\b")
+_WORDS = re.compile(r"[^\W_]+(?:['_-][^\W_]+)*\x00?")
+
+
 def _expand(text: str) -> str:
+    if not _EXPANDABLE.search(text):  # most corpus lines: nothing to spell out
+        return text
     for pattern, fn in _RULES:
         text = pattern.sub(lambda m, fn=fn: " " + " ".join(fn(m)) + " ", text)  # type: ignore[operator]
     for symbol, words in _SYMBOLS.items():
         text = text.replace(symbol, words)
-    return re.sub(r"\s+'(s|d|ll)\b", r"'\1", text)  # "1999's" -> "nineteen ninety nine's"
+    return _APOSTROPHE_S.sub(r"'\1", text)  # "1999's" -> "nineteen ninety nine's"
 
 
 def _abbreviation(m: re.Match[str]) -> str:
@@ -232,12 +239,10 @@ def _abbreviation(m: re.Match[str]) -> str:
 
 def tokenize(text: str) -> list[str]:
     """Lower-case word tokens of already expanded text; single letters written "A." stay "a."."""
-    text = _LETTER_DOT.sub(lambda m: m.group(1) + "\x00", text)
-    tokens = []
-    for raw in re.findall(r"[^\W_]+(?:['_-][^\W_]+)*\x00?", text):
-        tok = raw.replace("\x00", ".").lower()
-        tokens.append(tok)
-    return tokens
+    if "." in text:
+        text = _LETTER_DOT.sub(lambda m: m.group(1) + "\x00", text)
+        return [raw.replace("\x00", ".") for raw in _WORDS.findall(text.lower())]
+    return _WORDS.findall(text.lower())
 
 
 def normalize_sentence(text: str) -> list[str]:
