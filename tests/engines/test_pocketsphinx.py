@@ -46,7 +46,10 @@ def read_wav(path: Path) -> np.ndarray:
         return np.frombuffer(w.readframes(w.getnframes()), "<i2").astype(np.float32) / 32768.0
 
 
-def transcript(model, audio: np.ndarray, options: DecodeOptions = DecodeOptions()) -> str:
+BASE = DecodeOptions()
+
+
+def transcript(model, audio: np.ndarray, options: DecodeOptions = BASE) -> str:
     alternatives = model.transcribe(audio, options)
     return alternatives[0].transcript if alternatives else ""
 
@@ -100,7 +103,7 @@ def base_librivox_wer(model, librivox) -> float:
     return error
 
 
-def wer(model, clips, options: DecodeOptions = DecodeOptions()) -> float:
+def wer(model, clips, options: DecodeOptions = BASE) -> float:
     refs = [ref.lower() for _, ref in clips]
     hyps = [transcript(model, audio, options).lower() for audio, _ in clips]
     return float(jiwer.wer(refs, hyps))
