@@ -184,7 +184,7 @@ class WhisperModel:
         if not best.words:
             return []
         words = self._aligned_words(best, encoded, num_frames, bias)
-        confidence = float(np.mean([w.confidence for w in words])) if words else _prob(best.avg_logprob)
+        confidence = round(float(np.mean([w.confidence for w in words])), 3) if words else _prob(best.avg_logprob)
         alternatives = [Alternative(" ".join(w.text for w in words), confidence, tuple(words))]
         seen = {alternatives[0].transcript}
         for hyp in hyps[1:]:
@@ -193,7 +193,8 @@ class WhisperModel:
                 break
             if transcript and transcript not in seen:
                 seen.add(transcript)
-                alternatives.append(Alternative(transcript, _prob(hyp.avg_logprob)))
+                # ranked below the best, so never more confident than it
+                alternatives.append(Alternative(transcript, min(_prob(hyp.avg_logprob), confidence)))
         return alternatives
 
     def _generate(

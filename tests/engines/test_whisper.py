@@ -1,0 +1,100 @@
+"""The Whisper engine on real audio: version facts, accuracy, n-best, concurrency, silence."""
+
+from __future__ import annotations
+
+import os
+from concurrent.futures import ThreadPoolExecutor
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")  # nothing may be downloaded
+
+import numpy as np
+import pytest
+
+from parlance.customization.whisper_eval import engine_transcriber, evaluate, librivox_samples, read_wav
+from parlance.engines import whisper
+from parlance.engines.base import DecodeOptions, ModelVersion
+
+LIBRIVOX = librivox_samples()
+
+
+@pytest.fixture(scope="module")
+def engine() -> whisper.WhisperEngine:
+    return whisper.WhisperEngine()
+
+
+@pytest.fixture(scope="module")
+def version() -> ModelVersion:
+    return whisper.builtin_version()
+
+
+@pytest.fixture(scope="module")
+def model(engine: whisper.WhisperEngine, version: ModelVersion) -> whisper.WhisperModel:
+    return engine.load(version)
+
+
+def test_builtin_version_describes_the_packaged_weights(version: ModelVersion) -> None:
+    assert version.base_model == "en-US_Multimedia"
+    assert version.version == f"en-US_Multimedia.v{whisper.VERSION_DATE}"
+    assert (version.engine, version.language, version.rate) == ("whisper", "en-US", 16000)
+    assert "tiny.en" in version.description
+    assert {"model.bin", "config.json", "tokenizer.json", "vocabulary.txt"} <= set(version.files)
+    assert all(len(digest) == 64 for digest in version.files.values())
+    assert whisper.builtin_version() == version  # deterministic
+
+
+def test_engine_identity_and_vocabulary(engine: whisper.WhisperEngine, version: ModelVersion) -> None:
+    assert (engine.name, engine.generation) == ("whisper", "next")
+    assert engine.in_vocabulary(version, "subrogation")  # NG: no OOV words
+
+
+def test_one_utterance(model: whisper.WhisperModel) -> None:
+    sample = LIBRIVOX[1]  # "he was not an ill disposed young man"
+    [best] = model.transcribe(read_wav(sample.wav), DecodeOptions())
+    assert best.transcript == " ".join(w.text for w in best.words)
+    assert best.transcript == best.transcript.lower() and "." not in best.transcript
+    assert best.transcript.startswith("he was not an")
+    assert 0.5 < best.confidence <= 1
+    starts = [w.start for w in best.words]
+    assert starts == sorted(starts) and best.words[-1].end <= 3.1
+    assert all(w.start <= w.end and 0 <= w.confidence <= 1 for w in best.words)
+
+
+def test_alternatives_are_distinct_and_best_first(model: whisper.WhisperModel) -> None:
+    # The beam's hypotheses often differ only in punctuation or casing, which collapse to the same
+    # spoken words, so a clip may yield fewer alternatives than asked for; this one yields three.
+    audio = read_wav(LIBRIVOX[1].wav)
+    alternatives = model.transcribe(audio, DecodeOptions(max_alternatives=3))
+    assert 2 <= len(alternatives) <= 3
+    assert len({a.transcript for a in alternatives}) == len(alternatives)
+    assert alternatives[0].words and not alternatives[1].words
+    assert alternatives[0].confidence >= alternatives[1].confidence
+    assert alternatives[0].transcript == model.transcribe(audio, DecodeOptions())[0].transcript
+
+
+def test_silence_noise_and_empty_input_give_nothing(model: whisper.WhisperModel) -> None:
+    rng = np.random.default_rng(0)
+    assert model.transcribe(np.zeros(0, np.float32), DecodeOptions()) == []
+    assert model.transcribe(np.zeros(48000, np.float32), DecodeOptions()) == []
+    assert model.transcribe(rng.normal(0, 0.1, 48000).astype(np.float32), DecodeOptions()) == []
+
+
+@pytest.mark.slow
+def test_librivox_wer(model: whisper.WhisperModel) -> None:
+    report = evaluate(engine_transcriber(model), LIBRIVOX, workers=2)
+    print(f"\nlibrivox base: {report}")
+    assert report.wer <= 0.08
+
+
+@pytest.mark.slow
+def test_concurrent_calls_match_sequential(model: whisper.WhisperModel) -> None:
+    clips = [read_wav(s.wav) for s in LIBRIVOX]
+    clips += clips[:3]  # 8 calls on 8 threads
+    options = DecodeOptions(max_alternatives=2)
+    once = [model.transcribe(a, options) for a in clips[: len(LIBRIVOX)]]
+    sequential = once + once[:3]
+    with ThreadPoolExecutor(8) as pool:
+        concurrent = list(pool.map(lambda a: model.transcribe(a, options), clips))
+    assert [[a.transcript for a in alts] for alts in concurrent] == [
+        [a.transcript for a in alts] for alts in sequential
+    ]
+    assert [alts[0].words for alts in concurrent] == [alts[0].words for alts in sequential]
