@@ -94,3 +94,13 @@ def test_bundled_lm_reads_and_rewrites_identically(tmp_path: Path) -> None:
     for ids in rng.integers(0, lm.counts[0], (200, 3)):
         words = [lm.words[j] for j in ids]
         assert abs(original.prob(words) - copy.prob(words)) <= 20
+
+
+def test_unigram_only_model_writes_and_loads(tmp_path: Path) -> None:
+    words = [BOS, EOS, "escrow", "finra"]
+    lm = train_kn([], words, np.array([0.0, 0.0, 2.0, 1.0]))
+    assert lm.counts == (4, 0, 0)
+    write_trie_bin(lm, tmp_path / "uni.lm.bin")
+    assert _sphinx(tmp_path / "uni.lm.bin").prob(["escrow"]) == pytest.approx(
+        lm.logprob("escrow") * SPHINX_PER_LOG10, abs=2
+    )

@@ -162,8 +162,11 @@ def _find(keys: np.ndarray, query: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 def lookup2(lm: TrigramLM, v: np.ndarray, w: np.ndarray, keys: np.ndarray | None = None) -> np.ndarray:
     """log10 P(w | v) with back-off, for arrays of ids."""
     keys = lm.bigram_keys() if keys is None else keys
+    backoff = lm.uni_bo[v] + lm.uni_p[w]
+    if len(keys) == 0:
+        return backoff
     idx, found = _find(keys, v.astype(np.int64) * lm.size + w)
-    return np.where(found, lm.bi_p[idx], lm.uni_bo[v] + lm.uni_p[w])
+    return np.where(found, lm.bi_p[idx], backoff)
 
 
 def lookup3(
@@ -174,10 +177,14 @@ def lookup3(
     keys2 = lm.bigram_keys() if keys2 is None else keys2
     keys3 = lm.trigram_keys() if keys3 is None else keys3
     n = lm.size
+    lower = lookup2(lm, v, w, keys2)
+    if len(keys2):
+        idx2, found2 = _find(keys2, u.astype(np.int64) * n + v)
+        lower += np.where(found2, lm.bi_bo[idx2], 0.0)
+    if len(keys3) == 0:
+        return lower
     idx3, found3 = _find(keys3, (u.astype(np.int64) * n + v) * n + w)
-    idx2, found2 = _find(keys2, u.astype(np.int64) * n + v)
-    backoff = np.where(found2, lm.bi_bo[idx2], 0.0)
-    return np.where(found3, lm.tri_p[idx3], backoff + lookup2(lm, v, w, keys2))
+    return np.where(found3, lm.tri_p[idx3], lower)
 
 
 # ---- the PocketSphinx binary trie ---------------------------------------------------------------
@@ -273,7 +280,7 @@ def read_trie_bin(path: Path) -> TrigramLM:
     parent = np.repeat(np.arange(n2, dtype=np.int64), np.diff(bi_next))
 
     scale = 1.0 / _LOG10_TO_SPHINX
-    bi_p = quant[: _QUANT_BINS][bi_q >> 16] * scale
+    bi_p = quant[:_QUANT_BINS][bi_q >> 16] * scale
     bi_bo = quant[_QUANT_BINS : 2 * _QUANT_BINS][bi_q & 0xFFFF] * scale
     tri_p = quant[2 * _QUANT_BINS :][tri_q] * scale
     uni_p = unigrams["p"][:n1].astype(np.float64) * scale
@@ -350,7 +357,8 @@ def write_trie_bin(lm: TrigramLM, path: Path) -> None:
         parent, found = _find(bi_w * n1 + bi_v, tri_w * n1 + tri_v)
     n2, n3 = len(bi_w), len(tri_w)
     uni_next = np.concatenate([[0], np.cumsum(np.bincount(bi_w, minlength=n1))])
-    bi_next = np.concatenate([[0], np.cumsum(np.bincount(parent, minlength=n2))]) if n3 else np.zeros(n2 + 1)
+    bi_next = np.concatenate([[0], np.cumsum(np.bincount(parent, minlength=n2))]).astype(np.int64)
+    uni_next = uni_next.astype(np.int64)
 
     to_sphinx = _LOG10_TO_SPHINX
     bins_p2, codes_p2 = _quantize(bi_p * to_sphinx)
