@@ -176,8 +176,9 @@ def to_pcm16(audio: np.ndarray, dither: float = DITHER) -> bytes:
     reproducible.
     """
     samples = np.clip(np.nan_to_num(audio.astype(np.float64)), -1.0, 1.0) * 32767.0
-    if dither:
-        samples += np.random.default_rng(len(samples)).uniform(-dither, dither, len(samples))
+    if dither:  # only exact zeros: real recordings keep their samples, so every format decodes alike
+        zeros = samples == 0.0
+        samples[zeros] = np.random.default_rng(0).uniform(-dither, dither, int(zeros.sum()))
     return np.clip(np.rint(samples), -32768, 32767).astype("<i2").tobytes()
 
 
