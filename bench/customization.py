@@ -120,18 +120,26 @@ def main() -> None:
                 plain = service_transcriber(svc, owner, base, None)
                 custom = service_transcriber(svc, owner, base, cid)
                 lines.append(row(f"{base} base", evaluate(plain, samples), evaluate(plain, general)))
-                lines.append(row(f"{base} + custom model", evaluate(custom, samples), evaluate(custom, general),
-                                 f"{seconds:.1f} s{big}"))
+                lines.append(
+                    row(
+                        f"{base} + custom model",
+                        evaluate(custom, samples),
+                        evaluate(custom, general),
+                        f"{seconds:.1f} s{big}",
+                    )
+                )
                 print("\n".join(lines[-2:]), flush=True)
         finally:
             svc.close()
     for mode in ("hotwords", "initial_prompt"):
         peer = faster_whisper_peer(model_dir(), custom_words, mode)
-        lines.append(row(f"faster-whisper tiny.en + all words as {mode}", evaluate(peer, samples),
-                         evaluate(peer, general)))
+        lines.append(
+            row(f"faster-whisper tiny.en + all words as {mode}", evaluate(peer, samples), evaluate(peer, general))
+        )
     print()
-    print(f"finance: {len(samples)} utterances ({len(samples) // 3} sentences x 3 voices); "
-          f"LibriVox: {len(general)} clips")
+    print(
+        f"finance: {len(samples)} utterances ({len(samples) // 3} sentences x 3 voices); LibriVox: {len(general)} clips"
+    )
     print("\n".join(lines))
 
 

@@ -94,7 +94,9 @@ def real_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer
     data_dir = tmp_path_factory.mktemp("real-data")
     out = subprocess.run(
         [sys.executable, "-m", "parlance", "keys", "create", "--data-dir", str(data_dir)],
-        check=True, capture_output=True, text=True,
+        check=True,
+        capture_output=True,
+        text=True,
     )
     import json
 

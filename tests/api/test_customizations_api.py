@@ -63,8 +63,9 @@ def test_full_workflow_previous_generation(fake_server: LiveServer) -> None:
     msg = api_error(lambda: stt.train_language_model(cid), 400)
     assert "No input data modified since last training" in msg
 
-    result = stt.recognize(CLIP.read_bytes(), content_type="audio/wav", model=PG,
-                           language_customization_id=cid).get_result()
+    result = stt.recognize(
+        CLIP.read_bytes(), content_type="audio/wav", model=PG, language_customization_id=cid
+    ).get_result()
     transcript = result["results"][0]["alternatives"][0]["transcript"]
     assert "EBITDA" in transcript and "zzquux" in transcript
 
@@ -105,15 +106,21 @@ def test_models_belong_to_their_instance(fake_server: LiveServer) -> None:
     stt = sdk(fake_server)
     cid = stt.create_language_model("mine", PG).get_result()["customization_id"]
     other = fake_server.services.auth.create_key(instance_name="other")
-    other_stt = SpeechToTextV1(authenticator=__import__("ibm_cloud_sdk_core").authenticators.BasicAuthenticator(
-        "apikey", other.apikey))
+    other_stt = SpeechToTextV1(
+        authenticator=__import__("ibm_cloud_sdk_core").authenticators.BasicAuthenticator("apikey", other.apikey)
+    )
     other_stt.set_service_url(fake_server.url)
     assert other_stt.list_language_models().get_result()["customizations"] == []
     api_error(lambda: other_stt.get_language_model(cid), 404)
     api_error(lambda: other_stt.delete_language_model(cid), 404)
     api_error(lambda: other_stt.add_corpus(cid, "c", b"some text here"), 404)
-    r = httpx.post(f"{fake_server.url}/v1/recognize", params={"language_customization_id": cid},
-                   content=CLIP.read_bytes(), headers={"Content-Type": "audio/wav"}, auth=("apikey", other.apikey))
+    r = httpx.post(
+        f"{fake_server.url}/v1/recognize",
+        params={"language_customization_id": cid},
+        content=CLIP.read_bytes(),
+        headers={"Content-Type": "audio/wav"},
+        auth=("apikey", other.apikey),
+    )
     assert_watson_error(r, 404)
     assert stt.get_language_model(cid).get_result()["name"] == "mine"
 
@@ -127,8 +134,11 @@ def test_corpus_errors(fake_server: LiveServer) -> None:
     assert "UTF-8" in api_error(lambda: stt.add_corpus(cid, "latin", "caf\xe9 cr\xe8me".encode("latin-1")), 400)
     assert "empty" in api_error(lambda: stt.add_corpus(cid, "empty", b"   \n"), 400)
     api_error(lambda: stt.add_corpus(cid, "x" * 129, b"words here"), 400)
-    r = httpx.post(f"{fake_server.url}/v1/customizations/{cid}/corpora/..%2F..%2Fetc",
-                   content=b"words", auth=("apikey", fake_server.apikey))
+    r = httpx.post(
+        f"{fake_server.url}/v1/customizations/{cid}/corpora/..%2F..%2Fetc",
+        content=b"words",
+        auth=("apikey", fake_server.apikey),
+    )
     assert r.status_code in (400, 404) and r.json()["code"] == r.status_code
     stt.add_corpus(cid, "c1", b"one two three")
     wait_status(stt, cid, {"ready"})
@@ -172,15 +182,20 @@ def test_word_errors(fake_server: LiveServer) -> None:
     stt.add_words(cid, [{"word": "good"}, {"word": "bad", "sounds_like": ["75 dollars"]}])
     wait_status(stt, cid, {"ready"})
     bad = stt.get_word(cid, "bad").get_result()
-    assert bad["error"] == [{"75 dollars": "Numbers are not allowed in sounds_like. "
-                                           "You can try for example 'seventy five dollars'."}]
+    assert bad["error"] == [
+        {"75 dollars": "Numbers are not allowed in sounds_like. You can try for example 'seventy five dollars'."}
+    ]
     assert "words" in api_error(lambda: stt.train_language_model(cid, strict=True), 400)
-    r = httpx.post(f"{fake_server.url}/v1/customizations/{cid}/words", json={"words": [{"word": "ok"}, {"nope": 1}]},
-                   auth=("apikey", fake_server.apikey))
+    r = httpx.post(
+        f"{fake_server.url}/v1/customizations/{cid}/words",
+        json={"words": [{"word": "ok"}, {"nope": 1}]},
+        auth=("apikey", fake_server.apikey),
+    )
     assert_watson_error(r, 400)
     api_error(lambda: stt.get_word(cid, "ok"), 404)  # the malformed batch stored nothing
-    r = httpx.post(f"{fake_server.url}/v1/customizations/{cid}/words", content=b"{not json",
-                   auth=("apikey", fake_server.apikey))
+    r = httpx.post(
+        f"{fake_server.url}/v1/customizations/{cid}/words", content=b"{not json", auth=("apikey", fake_server.apikey)
+    )
     assert_watson_error(r, 400)
     stt.delete_word(cid, "bad")
     api_error(lambda: stt.delete_word(cid, "bad"), 404)
@@ -196,10 +211,12 @@ def test_train_conflicts_and_busy_model(fake_server: LiveServer) -> None:
     stt.add_words(cid, [{"word": "alpha"}])
     wait_status(stt, cid, {"ready"})
     api_error(lambda: stt.train_language_model(cid, customization_weight=1.5), 400)
+
     # concurrent conflicting train requests: exactly one wins
     def train() -> int:
         r = httpx.post(f"{fake_server.url}/v1/customizations/{cid}/train", auth=("apikey", fake_server.apikey))
         return r.status_code
+
     with cf.ThreadPoolExecutor(6) as ex:
         codes = list(ex.map(lambda _: train(), range(6)))
     assert sorted(codes).count(200) == 1 and set(codes) <= {200, 409, 400}
@@ -214,18 +231,29 @@ def test_training_failure_marks_model_failed(fake_server: LiveServer) -> None:
     stt.train_language_model(cid)
     model = wait_status(stt, cid, {"failed", "available"})
     assert model["status"] == "failed" and "asked to fail" in model["error"]
-    r = httpx.post(f"{fake_server.url}/v1/recognize", params={"language_customization_id": cid},
-                   content=CLIP.read_bytes(), headers={"Content-Type": "audio/wav"},
-                   auth=("apikey", fake_server.apikey))
+    r = httpx.post(
+        f"{fake_server.url}/v1/recognize",
+        params={"language_customization_id": cid},
+        content=CLIP.read_bytes(),
+        headers={"Content-Type": "audio/wav"},
+        auth=("apikey", fake_server.apikey),
+    )
     assert "not available" in assert_watson_error(r, 400)["error"]
 
 
 def test_recognize_custom_errors(fake_server: LiveServer) -> None:
     stt = sdk(fake_server)
     cid = stt.create_language_model("r", NG).get_result()["customization_id"]
+
     def post(**params: str) -> httpx.Response:
-        return httpx.post(f"{fake_server.url}/v1/recognize", params=params, content=CLIP.read_bytes(),
-                          headers={"Content-Type": "audio/wav"}, auth=("apikey", fake_server.apikey))
+        return httpx.post(
+            f"{fake_server.url}/v1/recognize",
+            params=params,
+            content=CLIP.read_bytes(),
+            headers={"Content-Type": "audio/wav"},
+            auth=("apikey", fake_server.apikey),
+        )
+
     assert "not available" in assert_watson_error(post(model=NG, language_customization_id=cid), 400)["error"]
     assert "base model" in assert_watson_error(post(model=PG, language_customization_id=cid), 400)["error"]
     assert_watson_error(post(model=NG, language_customization_id="nope"), 404)

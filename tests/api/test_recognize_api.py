@@ -49,8 +49,13 @@ def test_models_list_and_get_with_both_authenticators(fake_server: LiveServer) -
 def test_recognize_shape(fake_server: LiveServer) -> None:
     stt = sdk(fake_server)
     result = stt.recognize(
-        CLIP.read_bytes(), content_type="audio/wav", timestamps=True, word_confidence=True,
-        max_alternatives=2, keywords=["hello"], keywords_threshold=0.5,
+        CLIP.read_bytes(),
+        content_type="audio/wav",
+        timestamps=True,
+        word_confidence=True,
+        max_alternatives=2,
+        keywords=["hello"],
+        keywords_threshold=0.5,
     ).get_result()
     assert result["result_index"] == 0
     (res,) = result["results"]
@@ -65,8 +70,10 @@ def test_recognize_shape(fake_server: LiveServer) -> None:
 
 def test_unknown_parameters_are_warnings(fake_server: LiveServer) -> None:
     r = httpx.post(
-        f"{fake_server.url}/v1/recognize?continuous=true&foo=1", content=CLIP.read_bytes(),
-        headers={"Content-Type": "audio/wav"}, auth=("apikey", fake_server.apikey),
+        f"{fake_server.url}/v1/recognize?continuous=true&foo=1",
+        content=CLIP.read_bytes(),
+        headers={"Content-Type": "audio/wav"},
+        auth=("apikey", fake_server.apikey),
     )
     assert r.status_code == 200
     assert r.json()["warnings"] == ["Unknown arguments: continuous, foo."]
@@ -75,8 +82,10 @@ def test_unknown_parameters_are_warnings(fake_server: LiveServer) -> None:
 def test_multipart_recognize(fake_server: LiveServer) -> None:
     r = httpx.post(
         f"{fake_server.url}/v1/recognize",
-        files={"metadata": (None, '{"part_content_type": "audio/wav", "timestamps": true}'),
-               "upload": ("a.wav", CLIP.read_bytes(), "audio/wav")},
+        files={
+            "metadata": (None, '{"part_content_type": "audio/wav", "timestamps": true}'),
+            "upload": ("a.wav", CLIP.read_bytes(), "audio/wav"),
+        },
         auth=("apikey", fake_server.apikey),
     )
     assert r.status_code == 200, r.text
@@ -88,11 +97,19 @@ def test_silence_gives_no_results(fake_server: LiveServer) -> None:
     with wave.open(buf, "wb") as w:
         w.setnchannels(1), w.setsampwidth(2), w.setframerate(16000)
         w.writeframes(np.zeros(16000 * 3, dtype=np.int16).tobytes())
-    r = httpx.post(f"{fake_server.url}/v1/recognize", content=buf.getvalue(),
-                   headers={"Content-Type": "audio/wav"}, auth=("apikey", fake_server.apikey))
+    r = httpx.post(
+        f"{fake_server.url}/v1/recognize",
+        content=buf.getvalue(),
+        headers={"Content-Type": "audio/wav"},
+        auth=("apikey", fake_server.apikey),
+    )
     assert r.status_code == 200 and r.json()["results"] == []
-    r = httpx.post(f"{fake_server.url}/v1/recognize?inactivity_timeout=2", content=buf.getvalue(),
-                   headers={"Content-Type": "audio/wav"}, auth=("apikey", fake_server.apikey))
+    r = httpx.post(
+        f"{fake_server.url}/v1/recognize?inactivity_timeout=2",
+        content=buf.getvalue(),
+        headers={"Content-Type": "audio/wav"},
+        auth=("apikey", fake_server.apikey),
+    )
     assert "No speech detected for 2s" in assert_watson_error(r, 400)["error"]
 
 
@@ -110,15 +127,24 @@ def test_silence_gives_no_results(fake_server: LiveServer) -> None:
     ],
 )
 def test_bad_requests_get_watson_errors(fake_server, headers, body, params, status, needle) -> None:  # type: ignore[no-untyped-def]
-    r = httpx.post(f"{fake_server.url}/v1/recognize", content=body, headers=headers, params=params,
-                   auth=("apikey", fake_server.apikey))
+    r = httpx.post(
+        f"{fake_server.url}/v1/recognize",
+        content=body,
+        headers=headers,
+        params=params,
+        auth=("apikey", fake_server.apikey),
+    )
     assert needle in assert_watson_error(r, status)["error"]
 
 
 def test_body_over_limit_is_413(fake_server: LiveServer) -> None:
     fake_server.services.settings.max_body_bytes = 10_000
-    r = httpx.post(f"{fake_server.url}/v1/recognize", content=CLIP.read_bytes(),
-                   headers={"Content-Type": "audio/wav"}, auth=("apikey", fake_server.apikey))
+    r = httpx.post(
+        f"{fake_server.url}/v1/recognize",
+        content=CLIP.read_bytes(),
+        headers={"Content-Type": "audio/wav"},
+        auth=("apikey", fake_server.apikey),
+    )
     assert_watson_error(r, 413)
 
 
@@ -132,13 +158,17 @@ def test_credentials(fake_server: LiveServer) -> None:
     with pytest.raises(ApiException) as err:
         stt.list_models()
     assert err.value.status_code == 401
-    token = httpx.post(f"{fake_server.url}/identity/token",
-                       data={"grant_type": "urn:ibm:params:oauth:grant-type:apikey", "apikey": fake_server.apikey})
+    token = httpx.post(
+        f"{fake_server.url}/identity/token",
+        data={"grant_type": "urn:ibm:params:oauth:grant-type:apikey", "apikey": fake_server.apikey},
+    )
     assert token.status_code == 200
     ok = httpx.get(url, headers={"Authorization": f"Bearer {token.json()['access_token']}"})
     assert ok.status_code == 200
-    bad = httpx.post(f"{fake_server.url}/identity/token",
-                     data={"grant_type": "urn:ibm:params:oauth:grant-type:apikey", "apikey": "nope"})
+    bad = httpx.post(
+        f"{fake_server.url}/identity/token",
+        data={"grant_type": "urn:ibm:params:oauth:grant-type:apikey", "apikey": "nope"},
+    )
     assert_watson_error(bad, 401)
 
 

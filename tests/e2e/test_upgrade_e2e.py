@@ -35,17 +35,26 @@ def make_version(base: str, day: str, out: Path) -> Path:
         (out / rel).parent.mkdir(parents=True, exist_ok=True)
         shutil.copyfile(v1.path / rel, out / rel)
     manifest = {
-        "base_model": base, "version": f"{base}.v{day}", "engine": v1.engine, "language": v1.language,
-        "rate": v1.rate, "description": v1.description, "created": datetime.now(UTC).isoformat(),
-        "files": v1.files, "options": v1.options,
+        "base_model": base,
+        "version": f"{base}.v{day}",
+        "engine": v1.engine,
+        "language": v1.language,
+        "rate": v1.rate,
+        "description": v1.description,
+        "created": datetime.now(UTC).isoformat(),
+        "files": v1.files,
+        "options": v1.options,
     }
     (out / "manifest.json").write_text(json.dumps(manifest))
     return out
 
 
 def install(data_dir: Path, version_dir: Path) -> None:
-    subprocess.run([sys.executable, "-m", "parlance", "models", "install", str(version_dir),
-                    "--data-dir", str(data_dir)], check=True, capture_output=True)
+    subprocess.run(
+        [sys.executable, "-m", "parlance", "models", "install", str(version_dir), "--data-dir", str(data_dir)],
+        check=True,
+        capture_output=True,
+    )
 
 
 def sdk(url: str, apikey: str) -> SpeechToTextV1:
@@ -79,8 +88,16 @@ def trained_model(stt: SpeechToTextV1, base: str, name: str) -> str:
 @pytest.fixture(scope="module")
 def clip(tmp_path_factory: pytest.TempPathFactory) -> bytes:
     out = tmp_path_factory.mktemp("clip") / "clip.wav"
-    subprocess.run(["bash", str(FINANCE.parent / "synth.sh"), "slt", str(out),
-                    "the e bit dah margin grew while the bitcoin price fell"], check=True)
+    subprocess.run(
+        [
+            "bash",
+            str(FINANCE.parent / "synth.sh"),
+            "slt",
+            str(out),
+            "the e bit dah margin grew while the bitcoin price fell",
+        ],
+        check=True,
+    )
     return out.read_bytes()
 
 
@@ -100,9 +117,15 @@ def test_upgrade_lifecycle(real_server: LiveServer, base: str, clip: bytes, tmp_
     empty = stt.create_language_model(f"empty-{base}", base).get_result()["customization_id"]
     v2_name = f"{base}.v2099-01-0{1 if base.startswith('en-US_B') else 2}"
     install(real_server.data_dir, make_version(base, v2_name.rsplit(".v", 1)[1], tmp_path / "v2"))
-    assert v2_name in [ln.split("\t")[1] for ln in subprocess.run(
-        [sys.executable, "-m", "parlance", "models", "versions", base, "--data-dir", str(real_server.data_dir)],
-        check=True, capture_output=True, text=True).stdout.splitlines()]
+    assert v2_name in [
+        ln.split("\t")[1]
+        for ln in subprocess.run(
+            [sys.executable, "-m", "parlance", "models", "versions", base, "--data-dir", str(real_server.data_dir)],
+            check=True,
+            capture_output=True,
+            text=True,
+        ).stdout.splitlines()
+    ]
 
     # still on version 1: one entry in versions, and a warning that an upgrade is available
     assert stt.get_language_model(cid).get_result()["versions"] == v1
@@ -137,8 +160,14 @@ def test_upgrade_lifecycle(real_server: LiveServer, base: str, clip: bytes, tmp_
 def test_restart_during_upgrade_leaves_a_true_status(tmp_path: Path) -> None:
     data_dir = tmp_path / "data"
     data_dir.mkdir()
-    key = json.loads(subprocess.run([sys.executable, "-m", "parlance", "keys", "create", "--data-dir",
-                                     str(data_dir)], check=True, capture_output=True, text=True).stdout)
+    key = json.loads(
+        subprocess.run(
+            [sys.executable, "-m", "parlance", "keys", "create", "--data-dir", str(data_dir)],
+            check=True,
+            capture_output=True,
+            text=True,
+        ).stdout
+    )
     base = "en-US_BroadbandModel"
     port = free_port()
     url = f"http://127.0.0.1:{port}"

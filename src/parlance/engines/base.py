@@ -96,8 +96,6 @@ class Engine(Protocol):
         """Whether the base model already knows `word` (previous-generation OOV detection)."""
         ...
 
-    def train(
-        self, version: ModelVersion, data: TrainingInput, out_dir: Path, progress: ProgressCallback
-    ) -> None:
+    def train(self, version: ModelVersion, data: TrainingInput, out_dir: Path, progress: ProgressCallback) -> None:
         """Build a custom language model's artifacts for `version` into `out_dir`."""
         ...

@@ -83,8 +83,13 @@ class CustomModels:
             if taken:
                 raise Conflict(f"A custom language model named '{name}' already exists")
             row = CustomModel(
-                owner=owner, name=name, description=description, base_model_name=base,
-                language=newest.language, dialect=newest.language, versions=[newest.version],
+                owner=owner,
+                name=name,
+                description=description,
+                base_model_name=base,
+                language=newest.language,
+                dialect=newest.language,
+                versions=[newest.version],
             )
             s.add(row)
             s.flush()
@@ -191,7 +196,9 @@ class CustomModels:
         with self.db.session() as s:
             row = self.get_row(s, owner, cid)
             # Check-and-set in one statement: of concurrent train requests exactly one claims the model.
-            unchanged = (CustomModel.trained_revision == CustomModel.data_revision) & (CustomModel.status == "available")
+            unchanged = (CustomModel.trained_revision == CustomModel.data_revision) & (
+                CustomModel.status == "available"
+            )
             claimed = s.execute(
                 update(CustomModel)
                 .where(CustomModel.id == cid, CustomModel.status.not_in(BUSY), ~unchanged | bool(params.get("force")))

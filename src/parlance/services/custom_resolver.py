@@ -30,8 +30,7 @@ class CustomResolver:
             s.expunge(row)
         if row.base_model_name != params.model:
             raise BadRequest(
-                f"The custom model's base model {row.base_model_name} does not match the requested model "
-                f"{params.model}"
+                f"The custom model's base model {row.base_model_name} does not match the requested model {params.model}"
             )
         trained = [v for v in row.versions if self.training.engine_model(row, v, None) is not None]
         if params.base_model_version:

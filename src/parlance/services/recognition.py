@@ -20,10 +20,23 @@ from parlance.services.formatting import censor, smart_format, spot_keywords
 DEFAULT_MODEL = "en-US_BroadbandModel"
 # Accepted for compatibility but not implemented: reported in `warnings`, never an error.
 IGNORED = frozenset(
-    {"speaker_labels", "redaction", "audio_metrics", "processing_metrics", "processing_metrics_interval",
-     "word_alternatives_threshold", "speech_detector_sensitivity", "background_audio_suppression",
-     "low_latency", "character_insertion_bias", "smart_formatting_version", "speech_begin_event",
-     "acoustic_customization_id", "x-watson-learning-opt-out", "x-watson-metadata"}
+    {
+        "speaker_labels",
+        "redaction",
+        "audio_metrics",
+        "processing_metrics",
+        "processing_metrics_interval",
+        "word_alternatives_threshold",
+        "speech_detector_sensitivity",
+        "background_audio_suppression",
+        "low_latency",
+        "character_insertion_bias",
+        "smart_formatting_version",
+        "speech_begin_event",
+        "acoustic_customization_id",
+        "x-watson-learning-opt-out",
+        "x-watson-metadata",
+    }
 )
 
 

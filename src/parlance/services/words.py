@@ -24,7 +24,9 @@ def sounds_like_errors(entries: list[str]) -> list[dict[str, str]]:
         errors.append({"sounds_like": f"At most {MAX_SOUNDS_LIKE} sounds_like entries are allowed."})
     for e in entries:
         if any(ch.isdigit() for ch in e):
-            errors.append({e: "Numbers are not allowed in sounds_like. You can try for example 'seventy five dollars'."})
+            errors.append(
+                {e: "Numbers are not allowed in sounds_like. You can try for example 'seventy five dollars'."}
+            )
         elif len(e) > MAX_SOUNDS_LIKE_CHARS:
             errors.append({e: f"A sounds_like entry may have at most {MAX_SOUNDS_LIKE_CHARS} characters."})
         elif not e.strip() or not SOUNDS_LIKE_OK.match(e):
@@ -164,7 +166,7 @@ class Words:
             row = self.models.get_row(s, owner, cid, lock=True)
             self.models.ensure_idle(s, row, "changed")
             if word not in self._all(s, row):
-                    raise NotFound(f"Word '{word}' not found in custom model {cid}")
+                raise NotFound(f"Word '{word}' not found in custom model {cid}")
             w = s.scalar(select(CustomWord).where(CustomWord.model_id == cid, CustomWord.word == word))
             if w is None:
                 w = CustomWord(model_id=cid, word=word)

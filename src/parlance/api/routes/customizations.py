@@ -57,8 +57,12 @@ def train(
     strict: bool = True,
     force: bool = False,
 ) -> dict[str, Any]:
-    params = {"word_type_to_add": word_type_to_add, "customization_weight": customization_weight,
-              "strict": strict, "force": force}
+    params = {
+        "word_type_to_add": word_type_to_add,
+        "customization_weight": customization_weight,
+        "strict": strict,
+        "force": force,
+    }
     return svc.customizations.train(owner, cid, params)
 
 
