@@ -51,5 +51,9 @@ class FakeEngine:
     def train(self, version: ModelVersion, data: TrainingInput, out_dir: Path, progress) -> None:  # type: ignore[no-untyped-def]
         if any("failtraining" in text for text in data.corpora.values()):
             raise RuntimeError("asked to fail")
+        if any("slowtraining" in text for text in data.corpora.values()):
+            import time
+
+            time.sleep(2)
         progress(50)
         (out_dir / "words.json").write_text(json.dumps([w["word"] for w in data.words]))
