@@ -31,6 +31,7 @@ class Services:
     jobs: JobRunner
     customizations: CustomModels
     corpora: Corpora
+    grammars: Corpora
     words: Words
     training: Training
 
@@ -51,8 +52,9 @@ class Services:
         customizations = CustomModels(
             settings, db, catalog, jobs, lambda base: pool.engine(catalog.newest(base)).generation
         )
-        corpora, words = Corpora(customizations), Words(customizations)
-        training = Training(customizations, corpora, words, pool)
+        corpora, grammars = Corpora(customizations), Corpora(customizations, "grammar")
+        words = Words(customizations)
+        training = Training(customizations, corpora, grammars, words, pool)
         training.register(jobs)
         resolver = CustomResolver(customizations, training)
         return cls(
@@ -65,6 +67,7 @@ class Services:
             jobs=jobs,
             customizations=customizations,
             corpora=corpora,
+            grammars=grammars,
             words=words,
             training=training,
         )

@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
+from sqlalchemy import select
+
 from parlance.engines.base import ModelVersion
 from parlance.errors import BadRequest
 from parlance.services.custom_models import CustomModels
 from parlance.services.recognition import RecognizeParams, Resolved
 from parlance.services.training import Training
+from parlance.store.orm import Corpus, CustomModel
 
 OLD_VERSION_WARNING = (
     "Using previous version of base model, because your custom model has been built with it. "
@@ -48,7 +53,17 @@ class CustomResolver:
         if custom is None:
             raise BadRequest(NOT_TRAINED)
         warnings = [OLD_VERSION_WARNING] if version != newest.version else []
-        grammar = None
-        if params.grammar_name:
-            raise BadRequest(f"Grammar '{params.grammar_name}' is not defined for custom model {cid}")
+        grammar = self._grammar(row, params.grammar_name, custom.path) if params.grammar_name else None
         return Resolved(self.models.catalog.version(version), custom, grammar, warnings)
+
+    def _grammar(self, row: CustomModel, name: str, trained: Path) -> Path:
+        with self.models.db.session() as s:
+            g = s.scalar(select(Corpus).where(Corpus.model_id == row.id, Corpus.kind == "grammar", Corpus.name == name))
+            if g is None:
+                raise BadRequest(f"Grammar '{name}' is not defined for custom model {row.id}")
+            if g.status != "analyzed":
+                raise BadRequest(f"Grammar '{name}' is {g.status}; it cannot be used: {g.error or ''}".rstrip(": "))
+            compiled = trained / "grammars" / f"{g.id}.fsg"
+        if not compiled.is_file():
+            raise BadRequest(f"Grammar '{name}' has not been trained; train the custom model before using it")
+        return compiled

@@ -136,8 +136,9 @@ class RecognitionService:
         params, warnings = RecognizeParams.parse(raw_params)
         resolved = self.resolve(owner, params)
         result = await self.pool.run(lambda: self.transcribe(audio, params, resolved))
-        if warnings or resolved.warnings:
-            result["warnings"] = warnings + resolved.warnings
+        warnings += resolved.warnings + result.pop("warnings", [])
+        if warnings:
+            result["warnings"] = warnings
         return result
 
     def transcribe(
@@ -161,7 +162,10 @@ class RecognitionService:
             if params.split_transcript_at_phrase_end or params.end_of_phrase_silence_time:
                 result["end_of_utterance"] = "end_of_data" if i == len(segments) - 1 else "silence"
             results.append(result)
-        return {"result_index": 0, "results": results}
+        out: dict[str, Any] = {"result_index": 0, "results": results}
+        if params.grammar_name and segments and not results:
+            out["warnings"] = [f"No phrase of grammar '{params.grammar_name}' matched the audio well enough."]
+        return out
 
     @staticmethod
     def _check_inactivity(samples: np.ndarray, segments: list[Any], timeout: int) -> None:

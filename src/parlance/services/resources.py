@@ -1,4 +1,6 @@
-"""Corpora (and, later, grammars) of custom language models: upload rules and asynchronous analysis."""
+"""Corpora and grammars of custom language models: upload rules and asynchronous analysis.
+
+Both live in one table (`Corpus.kind`), since Watson gives them one namespace and the same lifecycle."""
 
 from __future__ import annotations
 
@@ -9,7 +11,7 @@ from typing import Any
 
 from sqlalchemy import func, select
 
-from parlance.errors import BadRequest, Conflict, NotFound
+from parlance.errors import BadRequest, Conflict, NotFound, PayloadTooLarge, UnsupportedMediaType
 from parlance.services.custom_models import CustomModels, stored_error
 from parlance.store.orm import Corpus, CustomModel
 
@@ -40,42 +42,53 @@ def decode_text(data: bytes, kind: str) -> str:
         raise BadRequest(f"The {kind} file is not valid UTF-8 text (byte {exc.start})") from None
 
 
-def corpus_view(c: Corpus) -> dict[str, Any]:
-    out: dict[str, Any] = {
-        "name": c.name,
-        "total_words": c.total_words,
-        "out_of_vocabulary_words": c.out_of_vocabulary_words,
-        "status": c.status,
-    }
+GRAMMAR_TYPES = ("application/srgs", "application/srgs+xml")
+MAX_GRAMMAR_BYTES = 1024 * 1024
+
+
+def resource_view(c: Corpus) -> dict[str, Any]:
+    out: dict[str, Any] = {"name": c.name}
+    if c.kind == "corpus":
+        out["total_words"] = c.total_words
+    out.update(out_of_vocabulary_words=c.out_of_vocabulary_words, status=c.status)
     if c.error:
         out["error"] = c.error
     return out
 
 
 class Corpora:
-    def __init__(self, models: CustomModels) -> None:
+    """The corpora (kind "corpus") or the grammars (kind "grammar") of custom models."""
+
+    def __init__(self, models: CustomModels, kind: str = "corpus") -> None:
         self.models = models
         self.db = models.db
+        self.kind = kind
+        self.plural = "corpora" if kind == "corpus" else "grammars"
 
     def path(self, cid: str, corpus_id: str) -> Path:
-        return self.models.artifacts(cid) / "corpora" / f"{corpus_id}.txt"
+        return self.models.artifacts(cid) / self.plural / f"{corpus_id}.txt"
 
-    def add(self, owner: str, cid: str, name: str, data: bytes, allow_overwrite: bool) -> None:
-        validate_name(name, "corpus")
-        text = decode_text(data, "corpus")
+    def add(
+        self, owner: str, cid: str, name: str, data: bytes, allow_overwrite: bool, media_type: str = "text/plain"
+    ) -> None:
+        validate_name(name, self.kind)
+        if self.kind == "grammar":
+            media_type = check_grammar_upload(data, media_type)
+        text = decode_text(data, self.kind)
         with self.db.session() as s:
             row = self.models.get_row(s, owner, cid, lock=True)
             self.models.ensure_idle(s, row, "changed")
             if s.scalar(select(Corpus.id).where(Corpus.model_id == cid, Corpus.status == "being_processed")):
                 raise Conflict("Another corpus or grammar is being processed; add this one after it is analyzed")
             existing = s.scalar(select(Corpus).where(Corpus.model_id == cid, Corpus.name == name))
-            if existing is not None and (existing.kind != "corpus" or not allow_overwrite):
-                what = "grammar" if existing.kind != "corpus" else "corpus"
-                raise Conflict(f"A {what} named '{name}' already exists; set allow_overwrite=true to replace it")
+            if existing is not None and existing.kind != self.kind:
+                raise Conflict(f"A {existing.kind} named '{name}' already exists; corpus and grammar names must differ")
+            if existing is not None and not allow_overwrite:
+                raise Conflict(f"A {self.kind} named '{name}' already exists; set allow_overwrite=true to replace it")
             if existing is not None:
                 s.delete(existing)
                 s.flush()
-            corpus = Corpus(model_id=cid, name=name, kind="corpus", status="being_processed")
+            corpus = Corpus(model_id=cid, name=name, kind=self.kind, media_type=media_type, status="being_processed")
             s.add(corpus)
             s.flush()
             target = self.path(cid, corpus.id)
@@ -85,26 +98,26 @@ class Corpora:
             os.replace(tmp, target)  # never a half-written corpus on disk
             self.models.data_changed(s, row)
             corpus_id = corpus.id
-        self.models.jobs.enqueue("analyze_corpus", cid, {"corpus_id": corpus_id})
+        self.models.jobs.enqueue(f"analyze_{self.kind}", cid, {"corpus_id": corpus_id})
 
     def _get(self, s: Any, owner: str, cid: str, name: str) -> Corpus:
         self.models.get_row(s, owner, cid)
-        c = s.scalar(select(Corpus).where(Corpus.model_id == cid, Corpus.name == name, Corpus.kind == "corpus"))
+        c = s.scalar(select(Corpus).where(Corpus.model_id == cid, Corpus.name == name, Corpus.kind == self.kind))
         if c is None:
-            raise NotFound(f"Corpus '{name}' not found in custom model {cid}")
+            raise NotFound(f"{self.kind.capitalize()} '{name}' not found in custom model {cid}")
         return c
 
     def get(self, owner: str, cid: str, name: str) -> dict[str, Any]:
         with self.db.session() as s:
-            return corpus_view(self._get(s, owner, cid, name))
+            return resource_view(self._get(s, owner, cid, name))
 
     def list(self, owner: str, cid: str) -> dict[str, Any]:
         with self.db.session() as s:
             self.models.get_row(s, owner, cid)
             rows = s.scalars(
-                select(Corpus).where(Corpus.model_id == cid, Corpus.kind == "corpus").order_by(Corpus.created)
+                select(Corpus).where(Corpus.model_id == cid, Corpus.kind == self.kind).order_by(Corpus.created)
             )
-            return {"corpora": [corpus_view(c) for c in rows]}
+            return {self.plural: [resource_view(c) for c in rows]}
 
     def delete(self, owner: str, cid: str, name: str) -> None:
         with self.db.session() as s:
@@ -113,7 +126,7 @@ class Corpora:
             assert row is not None
             self.models.ensure_idle(s, row, "changed")
             if c.status == "being_processed":
-                raise Conflict(f"Corpus '{name}' is still being processed; delete it after it is analyzed")
+                raise Conflict(f"The {self.kind} '{name}' is still being processed; delete it after it is analyzed")
             path = self.path(cid, c.id)
             s.delete(c)
             s.flush()
@@ -133,11 +146,14 @@ class Corpora:
                 )
             )
         text = self.path(cid, corpus_id).read_text(encoding="utf-8")
-        total, oov = analyzer(text)
-        error = None
-        if total == 0:
+        total, oov, error = 0, {}, None
+        try:
+            total, oov = analyzer(text, c.media_type)
+        except BadRequest as exc:  # e.g. a grammar that does not compile
+            error = exc.message
+        if error is None and total == 0:
             error = "the file contains no words"
-        elif total + (other_words or 0) > MAX_TOTAL_WORDS:
+        if error is None and total + (other_words or 0) > MAX_TOTAL_WORDS:
             error = f"the custom model would exceed {MAX_TOTAL_WORDS} words in total"
         with self.db.session() as s:
             c = s.get(Corpus, corpus_id)
@@ -154,8 +170,8 @@ class Corpora:
     def fail(s: Any, c: Corpus, reason: str) -> None:
         c.status = "undetermined"
         c.error = stored_error(
-            f"Analysis of corpus '{c.name}' failed ({reason}). "
-            "Please try adding the corpus again by setting the 'allow_overwrite' flag to 'true'."
+            f"Analysis of {c.kind} '{c.name}' failed ({reason}). "
+            f"Please try fixing the error or adding the {c.kind} again by setting the 'allow_overwrite' flag to 'true'."
         )
 
     def on_failure(self, cid: str, corpus_id: str, reason: str) -> None:
@@ -166,3 +182,14 @@ class Corpora:
                 self.fail(s, c, reason)
             if row is not None:
                 self.models.refresh_status(s, row)
+
+
+def check_grammar_upload(data: bytes, media_type: str) -> str:
+    mime = media_type.split(";")[0].strip().lower()
+    if mime not in GRAMMAR_TYPES:
+        raise UnsupportedMediaType(
+            f"Grammars need Content-Type application/srgs (ABNF) or application/srgs+xml (XML), not '{mime}'"
+        )
+    if len(data) > MAX_GRAMMAR_BYTES:
+        raise PayloadTooLarge(f"A grammar may be at most {MAX_GRAMMAR_BYTES} bytes")
+    return mime

@@ -51,15 +51,19 @@ def publish(version_dir: Path, build_dir: Path, name: str) -> None:
 
 
 class Training:
-    def __init__(self, models: CustomModels, corpora: Corpora, words: Words, pool: EnginePool) -> None:
+    def __init__(
+        self, models: CustomModels, corpora: Corpora, grammars: Corpora, words: Words, pool: EnginePool
+    ) -> None:
         self.models = models
         self.corpora = corpora
+        self.grammars = grammars
         self.words = words
         self.pool = pool
         self.db = models.db
 
     def register(self, jobs: JobRunner) -> None:
         jobs.register("analyze_corpus", JobKind(self._analyze, self._analyze_failed))
+        jobs.register("analyze_grammar", JobKind(self._analyze_grammar, self._analyze_grammar_failed))
         jobs.register("add_words", JobKind(lambda job, _: self.words.finish_batch(job.target_id), self._words_failed))
         jobs.register("train_language_model", JobKind(self._train, self._train_failed))
         jobs.register("upgrade_language_model", JobKind(self._upgrade, self._upgrade_failed))
@@ -73,7 +77,7 @@ class Training:
 
         engine = self.pool.engine(version)
 
-        def analyze(text: str) -> tuple[int, dict[str, int]]:
+        def analyze(text: str, media_type: str) -> tuple[int, dict[str, int]]:
             counts: Counter[str] = Counter()
             for sentence in normalize_corpus(text):
                 counts.update(sentence)
@@ -84,6 +88,26 @@ class Training:
             return total, dict(list(oov.items())[:MAX_OOV_WORDS])
 
         return analyze
+
+    def grammar_analyzer(self, version: ModelVersion) -> Any:
+        from parlance.customization.srgs import compile_grammar
+
+        engine = self.pool.engine(version)
+
+        def analyze(text: str, media_type: str) -> tuple[int, dict[str, int]]:
+            vocabulary = compile_grammar(text, media_type).vocabulary()
+            if engine.generation != "previous":
+                return len(vocabulary), {}
+            return len(vocabulary), {w: 1 for w in sorted(vocabulary) if not engine.in_vocabulary(version, w)}
+
+        return analyze
+
+    def _analyze_grammar(self, job: Job, progress: Progress) -> None:
+        version = self._version_of(job.target_id)
+        self.grammars.analyze(job.target_id, job.payload["corpus_id"], self.grammar_analyzer(version))
+
+    def _analyze_grammar_failed(self, job: Job, reason: str) -> None:
+        self.grammars.on_failure(job.target_id, job.payload["corpus_id"], reason)
 
     def _version_of(self, cid: str) -> ModelVersion:
         with self.db.session() as s:
@@ -122,9 +146,26 @@ class Training:
         build_dir = Path(tempfile.mkdtemp(prefix=".build-", dir=version_dir))
         try:
             self.pool.engine(version).train(version, data, build_dir, progress)
+            self._compile_grammars(cid, build_dir / "grammars")
             publish(version_dir, build_dir, f"rev-{revision}")
         finally:
             shutil.rmtree(build_dir, ignore_errors=True)
+
+    def _compile_grammars(self, cid: str, out: Path) -> None:
+        """Analyzed grammars become part of the trained model, as in Watson (usable only after training)."""
+        with self.db.session() as s:
+            rows = s.scalars(
+                select(Corpus).where(Corpus.model_id == cid, Corpus.kind == "grammar", Corpus.status == "analyzed")
+            ).all()
+        if not rows:
+            return
+        from parlance.customization.srgs import compile_grammar
+
+        for g in rows:
+            grammar = compile_grammar(self.grammars.path(cid, g.id).read_text(encoding="utf-8"), g.media_type)
+            out.mkdir(exist_ok=True)
+            (out / f"{g.id}.fsg").write_text(grammar.to_fsg(f"g{g.id.replace('-', '')}"))
+            (out / f"{g.id}.json").write_text(grammar.to_json())
 
     def _train(self, job: Job, progress: Progress) -> None:
         cid = job.target_id

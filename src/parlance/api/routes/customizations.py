@@ -139,3 +139,30 @@ def delete_word(cid: str, word: str, svc: ServicesDep, owner: OwnerDep) -> dict[
 def upgrade_model(cid: str, svc: ServicesDep, owner: OwnerDep) -> dict[str, Any]:
     svc.customizations.upgrade(owner, cid)
     return {}
+
+
+# -- grammars ------------------------------------------------------------------------------
+@router.post("/{cid}/grammars/{name}", status_code=201)
+async def add_grammar(
+    cid: str, name: str, request: Request, svc: ServicesDep, owner: OwnerDep, allow_overwrite: bool = False
+) -> dict[str, Any]:
+    data = await read_body(request, svc.settings.max_body_bytes)
+    media_type = request.headers.get("content-type") or ""
+    svc.grammars.add(owner, cid, name, data, allow_overwrite, media_type)
+    return {}
+
+
+@router.get("/{cid}/grammars")
+def list_grammars(cid: str, svc: ServicesDep, owner: OwnerDep) -> dict[str, Any]:
+    return svc.grammars.list(owner, cid)
+
+
+@router.get("/{cid}/grammars/{name}")
+def get_grammar(cid: str, name: str, svc: ServicesDep, owner: OwnerDep) -> dict[str, Any]:
+    return svc.grammars.get(owner, cid, name)
+
+
+@router.delete("/{cid}/grammars/{name}")
+def delete_grammar(cid: str, name: str, svc: ServicesDep, owner: OwnerDep) -> dict[str, Any]:
+    svc.grammars.delete(owner, cid, name)
+    return {}
