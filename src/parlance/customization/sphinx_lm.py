@@ -305,8 +305,7 @@ def _quantize(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     n = len(values)
     if n == 0:
         return np.zeros(_QUANT_BINS, np.float32), np.zeros(0, np.int64)
-    order = np.argsort(values)
-    ordered = values[order].astype(np.float64)
+    ordered = np.sort(values.astype(np.float64))
     bounds = (n * np.arange(_QUANT_BINS + 1, dtype=np.int64)) // _QUANT_BINS
     csum = np.concatenate([[0.0], np.cumsum(ordered)])
     count = np.diff(bounds)
@@ -319,13 +318,22 @@ def _quantize(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     centers = centers[fill]
     centers[np.isnan(centers)] = _EMPTY_BIN
     centers = centers.astype(np.float32)
-    codes = np.empty(n, dtype=np.int64)
-    codes[order] = _encode(centers, ordered.astype(np.float32))
-    return centers, codes
+    return centers, _encode(centers, values.astype(np.float32))
 
 
-def _encode(centers: np.ndarray, values: np.ndarray) -> np.ndarray:
-    """Nearest-center codes, exactly as bins_encode() picks them."""
+def _encode(centers: np.ndarray, values: np.ndarray, exact: bool = False) -> np.ndarray:
+    """Nearest-center codes, as bins_encode() picks them."""
+    if not exact and len(values) > 4 * len(centers):
+        # Large arrays: look codes up on a fine grid over the value range (O(n), no sorting of
+        # the values); a value lands on the nearest center or, within a grid step, its neighbour.
+        lo, hi = float(values.min()), float(values.max())
+        if hi > lo:
+            cells = 1 << 20
+            step = (hi - lo) / cells
+            grid = (lo + (np.arange(cells, dtype=np.float64) + 0.5) * step).astype(np.float32)
+            table = _encode(centers, grid, exact=True)
+            cell = np.minimum(((values - lo) / step).astype(np.int64), cells - 1)
+            return table[cell]
     above = np.searchsorted(centers, values, side="left")
     inner = np.clip(above, 1, len(centers) - 1)
     lower, upper = centers[inner - 1], centers[inner]
