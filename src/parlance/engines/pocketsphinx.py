@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import hashlib
 import importlib.metadata
+import itertools
 import json
 import logging
 import math
@@ -72,6 +73,7 @@ DITHER = 1.0  # amplitude (in 16-bit steps) of the deterministic dither added be
 DEFAULT_WEIGHT = 0.3  # Watson's previous-generation default customization_weight
 _FILLERS = {"<s>", "</s>", "<sil>", "[noise]", "[NOISE]"}
 _MAX_POOLS = 8
+_NBEST_SCAN = 100  # n-best entries examined for distinct alternatives (many differ only in fillers)
 _ARTIFACTS = ("model.json", "custom.dict", "custom.lm.bin", "custom_lm.npz")
 
 
@@ -310,7 +312,7 @@ class PocketSphinxModel:
         alternatives = [best]
         if n_best > 1:
             seen = {best.transcript}
-            for nb in decoder.nbest() or ():
+            for nb in itertools.islice(decoder.nbest() or (), _NBEST_SCAN):
                 tokens = [_clean(t) for t in nb.hypstr.split()]
                 text = " ".join(display.get(t, t) for t in tokens if t)
                 if not text or text in seen:
