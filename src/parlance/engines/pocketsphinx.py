@@ -426,6 +426,10 @@ def train_custom_model(
         "seconds": round(time.perf_counter() - started, 3),
     }
     (out_dir / "model.json").write_text(json.dumps(meta, indent=1, ensure_ascii=False))
+    log.info(
+        "custom LM for %s: %d tokens, %d new words, %s n-grams in %.2f s",
+        version.version, meta["tokens"], len(new_words), meta["ngrams"], meta["seconds"],
+    )  # fmt: skip
     progress(100)
     return meta
 
