@@ -16,13 +16,12 @@ from __future__ import annotations
 
 import heapq
 import json
-import math
 import random
 import re
 from collections import deque
-from collections.abc import Callable, Iterable, Sequence
-from difflib import SequenceMatcher
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
+from difflib import SequenceMatcher
 from typing import Any
 
 from parlance.errors import BadRequest
@@ -434,6 +433,21 @@ def build_grammar(rules: RuleSet, *, max_states: int = MAX_STATES, media_type: s
 
 def _spelling_similarity(a: str, b: str) -> float:
     return SequenceMatcher(None, a, b).ratio()
+
+
+def pronunciation_similarity(prons: Mapping[str, Sequence[str]]) -> Callable[[str, str], float]:
+    """A `closest` similarity comparing pronunciations (word -> phone strings such as "EY T", e.g. a
+    PocketSphinx dictionary from `sphinx_dict.read_dictionary`): the best ratio of matching phones
+    over the two words' pronunciations, so "ate" -> "eight" and "for" -> "four" score 1. Words
+    without a pronunciation fall back to spelling."""
+
+    def similarity(a: str, b: str) -> float:
+        pa, pb = prons.get(a), prons.get(b)
+        if not pa or not pb:
+            return _spelling_similarity(a, b)
+        return max(SequenceMatcher(None, x.split(), y.split()).ratio() for x in pa for y in pb)
+
+    return similarity
 
 
 # -- the compiled grammar --------------------------------------------------------------------------

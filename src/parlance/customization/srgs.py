@@ -13,7 +13,7 @@ external rule references, DTMF mode, DTDs and entities in XML, grammars that exp
 
 from __future__ import annotations
 
-from parlance.customization.grammar_fsa import GARBAGE, MAX_STATES, FSA, Grammar, GrammarError, build_grammar
+from parlance.customization.grammar_fsa import FSA, GARBAGE, MAX_STATES, Grammar, GrammarError, build_grammar
 from parlance.customization.srgs_abnf import parse_abnf
 from parlance.customization.srgs_xml import parse_xml
 

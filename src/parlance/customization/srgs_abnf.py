@@ -115,6 +115,7 @@ _DISPLAY = {
 }
 _REPEAT = re.compile(r"<\s*([0-9]+)\s*(?:(-)\s*([0-9]*)\s*)?(?:/[^/]*/\s*)?>")
 _WEIGHT = re.compile(r"/\s*([0-9.]+)\s*/")
+_JSGF_REF = re.compile(r"<[^\W\d]\w*>")
 _UNESCAPE = re.compile(r"\\(.)", re.S)
 
 
@@ -157,7 +158,11 @@ def _syntax_error(exc: UnexpectedInput, text: str) -> GrammarError:
         line, column = exc.line, exc.column
         if exc.token.type == "$END" or line is None or line < 1:
             line, column = _end_position(text)
-        hint = " (missing ';' at the end of the previous rule?)" if exc.token.type == "EQUAL" else ""
+        hint = ""
+        if exc.token.type == "EQUAL":
+            hint = " (missing ';' at the end of the previous rule?)"
+        elif exc.token.type == "ABNF_URI" and "RULENAME" in expected and _JSGF_REF.fullmatch(str(exc.token)):
+            hint = f" (a rule reference is written ${str(exc.token)[1:-1]} in SRGS, not {exc.token} as in JSGF)"
         return GrammarError(f"{at(line, column)}expected {_expected(expected)} but found {found}{hint}")
     if isinstance(exc, UnexpectedCharacters):
         found = _shown(exc.char) if exc.char.strip() else repr(exc.char)
