@@ -437,6 +437,7 @@ def train_custom_model(
 class PocketSphinxEngine:
     name = "pocketsphinx"
     generation = "previous"
+    native_grammars = True  # decodes with the compiled FSG itself
 
     def load(self, version: ModelVersion) -> PocketSphinxModel:
         return PocketSphinxModel(version)

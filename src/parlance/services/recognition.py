@@ -11,6 +11,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from parlance.audio.decode import decode_audio
 from parlance.audio.vad import split_utterances
+from parlance.engines import grammar_select
 from parlance.engines.base import SAMPLE_RATE, Alternative, CustomModel, DecodeOptions, ModelVersion
 from parlance.errors import BadRequest
 from parlance.services.catalog import Catalog
@@ -150,12 +151,17 @@ class RecognitionService:
         segments = split_utterances(samples, end_of_phrase_silence=silence)
         self._check_inactivity(samples, segments, params.inactivity_timeout)
         model = self.pool.model(resolved.version)
-        options = DecodeOptions(
-            max_alternatives=max(1, params.max_alternatives), custom=resolved.custom, grammar=resolved.grammar
-        )
+        wanted = max(1, params.max_alternatives)
+        options = DecodeOptions(max_alternatives=wanted, custom=resolved.custom, grammar=resolved.grammar)
+        grammar = None
+        if resolved.grammar and not getattr(self.pool.engine(resolved.version), "native_grammars", False):
+            grammar = grammar_select.load_grammar(resolved.grammar.with_suffix(".json"))
+            options = DecodeOptions(max_alternatives=max(wanted, grammar_select.N_BEST), custom=resolved.custom)
         results = []
         for i, seg in enumerate(segments):
             alternatives = model.transcribe(seg.samples, options)
+            if grammar is not None:
+                alternatives = grammar_select.select(alternatives, grammar, wanted)
             if not alternatives or not alternatives[0].transcript.strip():
                 continue
             result = self._result(alternatives, seg.start, params)

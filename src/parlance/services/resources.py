@@ -75,6 +75,10 @@ class Corpora:
         if self.kind == "grammar":
             media_type = check_grammar_upload(data, media_type)
         text = decode_text(data, self.kind)
+        if self.kind == "grammar":  # a malformed grammar is refused at once (400 saying where), storing nothing
+            from parlance.customization.srgs import compile_grammar
+
+            compile_grammar(text, media_type)
         with self.db.session() as s:
             row = self.models.get_row(s, owner, cid, lock=True)
             self.models.ensure_idle(s, row, "changed")
