@@ -12,10 +12,12 @@ and `!lang` attachments (all ignored); `//` and `/* */` comments. External refer
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable
 from functools import lru_cache
 
 from lark import Lark, Token, Tree
 from lark.exceptions import LarkError, UnexpectedCharacters, UnexpectedEOF, UnexpectedInput, UnexpectedToken
+from lark.parsers.lalr_analysis import Shift
 
 from parlance.customization.grammar_fsa import (
     EPSILON,
@@ -151,10 +153,39 @@ def _end_position(text: str) -> tuple[int, int]:
     return line, len(text) - (text.rfind("\n") + 1) + 1
 
 
+def _acceptable(exc: UnexpectedInput, candidates: Iterable[str] | None) -> set[str]:
+    """The terminals the parser would really take where it stopped: lark's sets come from the LALR
+    state alone (e.g. both ')' and ']' after a word, whatever is open); this replays the reductions
+    on a copy of the state stack for each candidate, like lark's `InteractiveParser.accepts`."""
+    candidates = set(candidates or ())
+    state = getattr(exc, "state", None)
+    conf = getattr(state, "parse_conf", None)
+    if conf is None or not candidates:
+        return candidates
+    ok = set()
+    for terminal in candidates:
+        stack = list(state.state_stack)
+        while True:
+            action = conf.states[stack[-1]].get(terminal)
+            if action is None:
+                break
+            kind, arg = action
+            if kind is Shift:
+                ok.add(terminal)
+                break
+            if arg.expansion:
+                del stack[-len(arg.expansion) :]
+            stack.append(conf.states[stack[-1]][arg.origin.name][1])
+            if terminal == "$END" and stack[-1] == conf.end_state:
+                ok.add(terminal)
+                break
+    return ok or candidates
+
+
 def _syntax_error(exc: UnexpectedInput, text: str) -> GrammarError:
     if isinstance(exc, UnexpectedToken):
         found = "end of input" if exc.token.type == "$END" else _shown(str(exc.token))
-        expected = getattr(exc, "accepts", None) or exc.expected
+        expected = _acceptable(exc, getattr(exc, "accepts", None) or exc.expected)
         line, column = exc.line, exc.column
         if exc.token.type == "$END" or line is None or line < 1:
             line, column = _end_position(text)
@@ -166,7 +197,8 @@ def _syntax_error(exc: UnexpectedInput, text: str) -> GrammarError:
         return GrammarError(f"{at(line, column)}expected {_expected(expected)} but found {found}{hint}")
     if isinstance(exc, UnexpectedCharacters):
         found = _shown(exc.char) if exc.char.strip() else repr(exc.char)
-        return GrammarError(f"{at(exc.line, exc.column)}expected {_expected(exc.allowed)} but found {found}")
+        expected = _acceptable(exc, exc.allowed)
+        return GrammarError(f"{at(exc.line, exc.column)}expected {_expected(expected)} but found {found}")
     if isinstance(exc, UnexpectedEOF):
         line, column = _end_position(text)
         return GrammarError(f"{at(line, column)}expected {_expected(set(exc.expected))} but found end of input")
