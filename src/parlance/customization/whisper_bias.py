@@ -75,12 +75,13 @@ class WhisperBias:
     # ---- scoring -------------------------------------------------------------------------------
 
     def lm_bonus(self, words: Sequence[str]) -> float:
-        """Natural-log LM evidence of a word sequence beyond what unknown words get (>= 0)."""
+        """Natural-log LM evidence for a word sequence beyond what unknown words get: the sum of
+        ln P(word | history) - ln P(<unk> | history). Zero when the corpora know none of the words."""
         if self.lm is None or not words:
             return 0.0
         history: list[str] = ["<s>"]
         total = 0.0
-        for word in [*(w.lower() for w in words), "</s>"]:
+        for word in (w.lower() for w in words):
             total += self.lm.logprob(word, history) - self.lm.logprob(UNK, history)
             history.append(word)
         return total * math.log(10)
@@ -159,7 +160,12 @@ def general_vocabulary() -> frozenset[str]:
 
 
 def user_rules(words: Iterable[dict[str, Any]]) -> tuple[list[Term], list[Rule]]:
-    """Terms and rewrite rules from Watson word objects (word, sounds_like, display_as)."""
+    """Terms and rewrite rules from Watson word objects (word, sounds_like, display_as, mapping_only).
+
+    Each word is rewritten to its display form from its own spelling, its display form and each
+    sounds-like phrase (as spoken words, also run together: "a p r" and "apr"); an all-capitals
+    display form of up to six letters is also matched spelled out ("A P R").
+    """
     terms: list[Term] = []
     rules: list[Rule] = []
     seen: set[str] = set()
@@ -169,7 +175,8 @@ def user_rules(words: Iterable[dict[str, Any]]) -> tuple[list[Term], list[Rule]]
         if not word or not display or display.lower() in seen:
             continue
         seen.add(display.lower())
-        terms.append(Term(display=display, source="user", score=0.0))
+        if not entry.get("mapping_only"):  # mapping-only words rewrite output but are not learned
+            terms.append(Term(display=display, source="user", score=0.0))
         sources = [word.replace("_", " ").replace("-", " "), display, *(entry.get("sounds_like") or [])]
         for phrase in sources:
             key = phrase_key(phrase)
@@ -182,7 +189,7 @@ def user_rules(words: Iterable[dict[str, Any]]) -> tuple[list[Term], list[Rule]]
             rules.append(Rule(tuple(display.lower()), display))
     # user-word order is the user's; keep it, but give earlier words a higher score
     ranked = [Term(t.display, t.source, float(len(terms) - i)) for i, t in enumerate(terms)]
-    return ranked, rules
+    return ranked, list(dict.fromkeys(rules))
 
 
 def rank_corpus_terms(texts: Iterable[str], encode: Encoder, exclude: set[str], limit: int = 200) -> list[Term]:
@@ -219,44 +226,80 @@ def build_prompt(
 ) -> tuple[str, list[int]]:
     """Domain sentences that use the top terms, then a glossary of the terms, within `budget` tokens.
 
-    Sentences come from the corpora, chosen greedily to cover the highest-ranked terms not yet
-    covered; about half the budget goes to them, the rest to the glossary (user words first).
-    Whatever does not fit is left out, lowest-ranked first.
+    User words are placed first: the glossary reserves room for all of them (lowest-ranked dropped
+    if even they do not fit). Half of what is left goes to corpus sentences, chosen greedily to cover
+    the highest-ranked terms not yet covered (few words per sentence preferred); the rest extends the
+    glossary with corpus terms the sentences do not already show.
     """
+    user = [t for t in terms if t.source == "user"]
+    others = [t for t in terms if t.source != "user"]
     glossary: list[str] = []
     used = 0
-    for term in terms:  # glossary first, so every user word fits before any sentence
-        cost = len(encode(", " + term.display if glossary else " " + term.display))
-        if used + cost > budget:
-            break
+
+    def add_to_glossary(term: Term, limit: int) -> bool:
+        nonlocal used
+        cost = len(encode((", " if glossary else " ") + term.display))
+        if used + cost > limit:
+            return False
         glossary.append(term.display)
         used += cost
-    chosen: list[str] = []
-    if sentences and terms:
-        remaining = budget - used
-        wanted = {t.display.lower(): t.score + 1.0 for t in terms}
-        covered: set[str] = set()
-        candidates = [(s, {w.lower() for w in _SURFACE.findall(s)} & wanted.keys()) for s in sentences]
-        candidates = [(s, ws) for s, ws in candidates if ws]
-        while candidates and remaining > 0:
-            best = max(candidates, key=lambda c: sum(wanted[w] for w in c[1] - covered) / (1 + len(c[0])))
-            gain = best[1] - covered
-            if not gain:
-                break
-            candidates.remove(best)
-            cost = len(encode(" " + best[0].strip().rstrip(".") + "."))
-            if cost > remaining:
-                continue
-            chosen.append(best[0].strip().rstrip(".") + ".")
-            covered |= gain
-            remaining -= cost
+        return True
+
+    for term in user:
+        if not add_to_glossary(term, budget - 2):  # 2: the closing period and a join
+            break
+    chosen, covered, spent = _cover(terms, sentences, encode, (budget - used) // 2)
+    used += spent
+    for term in others:
+        if term.display.lower() not in covered and not add_to_glossary(term, budget - 2):
+            break
     text = " ".join(chosen + ([", ".join(glossary) + "."] if glossary else []))
     tokens = encode(" " + text) if text else []
-    while len(tokens) > budget and chosen:  # joins can cost a token more than the estimate
-        chosen.pop()
-        text = " ".join(chosen + [", ".join(glossary) + "."])
-        tokens = encode(" " + text)
-    return text, tokens[:budget]
+    while len(tokens) > budget and (chosen or glossary):  # joins can cost a token more than estimated
+        if chosen:
+            chosen.pop()
+        else:
+            glossary.pop()
+        text = " ".join(chosen + ([", ".join(glossary) + "."] if glossary else []))
+        tokens = encode(" " + text) if text else []
+    return text, tokens
+
+
+def _cover(
+    terms: Sequence[Term], sentences: Sequence[str], encode: Encoder, budget: int, per_term: int = 3
+) -> tuple[list[str], set[str], int]:
+    """Greedy weighted set cover of `terms` by `sentences` within `budget` tokens.
+
+    Only the `per_term` shortest sentences of each term are candidates, which bounds the work on
+    large corpora. Returns the chosen sentences, the terms they cover (lower-case) and their cost.
+    """
+    wanted = {t.display.lower(): t.score + 1.0 for t in terms}
+    by_term: dict[str, list[str]] = {}
+    for sentence in sorted(set(sentences), key=len):
+        for word in {w.lower() for w in _SURFACE.findall(sentence)} & wanted.keys():
+            bucket = by_term.setdefault(word, [])
+            if len(bucket) < per_term:
+                bucket.append(sentence)
+    pool: dict[str, set[str]] = {}
+    for bucket in by_term.values():
+        for sentence in bucket:
+            pool[sentence] = {w.lower() for w in _SURFACE.findall(sentence)} & wanted.keys()
+    chosen: list[str] = []
+    covered: set[str] = set()
+    spent = 0
+    while pool and spent < budget:
+        best = max(pool, key=lambda s: sum(wanted[w] for w in pool[s] - covered) / (1 + len(s.split())))
+        gain = pool.pop(best) - covered
+        if not gain:
+            break
+        text = best.strip().rstrip(".") + "."
+        cost = len(encode(" " + text))
+        if spent + cost > budget:
+            continue
+        chosen.append(text)
+        covered |= gain
+        spent += cost
+    return chosen, covered, spent
 
 
 def train_bias(
