@@ -154,9 +154,12 @@ class RecognitionService:
         wanted = max(1, params.max_alternatives)
         options = DecodeOptions(max_alternatives=wanted, custom=resolved.custom, grammar=resolved.grammar)
         grammar = None
-        if resolved.grammar and not getattr(self.pool.engine(resolved.version), "native_grammars", False):
+        if resolved.grammar:
+            # Every engine's result is checked against the grammar (PocketSphinx returns a partial path
+            # when no final state is reached); engines without grammar decoding propose an n-best list.
             grammar = grammar_select.load_grammar(resolved.grammar.with_suffix(".json"))
-            options = DecodeOptions(max_alternatives=max(wanted, grammar_select.N_BEST), custom=resolved.custom)
+            if not getattr(self.pool.engine(resolved.version), "native_grammars", False):
+                options = DecodeOptions(max_alternatives=max(wanted, grammar_select.N_BEST), custom=resolved.custom)
         results = []
         for i, seg in enumerate(segments):
             alternatives = model.transcribe(seg.samples, options)

@@ -9,29 +9,12 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from parlance.customization.sphinx_dict import validate_sounds_like
 from parlance.errors import BadRequest, NotFound
 from parlance.services.custom_models import CustomModels
 from parlance.store.orm import Corpus, CustomModel, CustomWord
 
-MAX_SOUNDS_LIKE, MAX_SOUNDS_LIKE_CHARS, MAX_WORD_CHARS = 5, 40, 128
-SOUNDS_LIKE_OK = re.compile(r"^[A-Za-z\u00C0-\u024F' .\-]+$")
-
-
-def sounds_like_errors(entries: list[str]) -> list[dict[str, str]]:
-    """Watson-style `error` objects for invalid sounds_like entries (empty when all are valid)."""
-    errors: list[dict[str, str]] = []
-    if len(entries) > MAX_SOUNDS_LIKE:
-        errors.append({"sounds_like": f"At most {MAX_SOUNDS_LIKE} sounds_like entries are allowed."})
-    for e in entries:
-        if any(ch.isdigit() for ch in e):
-            errors.append(
-                {e: "Numbers are not allowed in sounds_like. You can try for example 'seventy five dollars'."}
-            )
-        elif len(e) > MAX_SOUNDS_LIKE_CHARS:
-            errors.append({e: f"A sounds_like entry may have at most {MAX_SOUNDS_LIKE_CHARS} characters."})
-        elif not e.strip() or not SOUNDS_LIKE_OK.match(e):
-            errors.append({e: "Only letters, spaces, apostrophes, periods and hyphens are allowed in sounds_like."})
-    return errors
+MAX_WORD_CHARS = 128
 
 
 def parse_word(item: Any, word: str | None = None) -> dict[str, Any]:
@@ -78,7 +61,7 @@ class Words:
             row = self.models.get_row(s, owner, cid, lock=True)
             self.models.ensure_idle(s, row, "changed")
             for w in words:
-                self._upsert(s, cid, w, sounds_like_errors(w["sounds_like"]))
+                self._upsert(s, cid, w, validate_sounds_like(w["sounds_like"]))
             self.models.data_changed(s, row)
             row.status = "pending"  # until the job below has looked at the batch
         self.models.jobs.enqueue("add_words", cid, {"words": [w["word"] for w in words]})
@@ -92,7 +75,7 @@ class Words:
 
     def add_one(self, owner: str, cid: str, word: str, body: Any) -> None:
         w = parse_word(body if body is not None else {}, word)
-        errors = sounds_like_errors(w["sounds_like"])
+        errors = validate_sounds_like(w["sounds_like"])
         if errors:
             raise BadRequest(next(iter(errors[0].values())))
         with self.db.session() as s:
