@@ -266,16 +266,17 @@ def build_prompt(
 
 
 def _cover(
-    terms: Sequence[Term], sentences: Sequence[str], encode: Encoder, budget: int, per_term: int = 3
+    terms: Sequence[Term], sentences: Sequence[str], encode: Encoder, budget: int, per_term: int = 20
 ) -> tuple[list[str], set[str], int]:
     """Greedy weighted set cover of `terms` by `sentences` within `budget` tokens.
 
-    Only the `per_term` shortest sentences of each term are candidates, which bounds the work on
-    large corpora. Returns the chosen sentences, the terms they cover (lower-case) and their cost.
+    Only the first `per_term` sentences (in corpus order) of each term are candidates, which bounds
+    the work on large corpora. Returns the chosen sentences, the terms they cover (lower-case) and
+    their cost.
     """
     wanted = {t.display.lower(): t.score + 1.0 for t in terms}
     by_term: dict[str, list[str]] = {}
-    for sentence in sorted(set(sentences), key=len):
+    for sentence in dict.fromkeys(sentences):
         for word in {w.lower() for w in _SURFACE.findall(sentence)} & wanted.keys():
             bucket = by_term.setdefault(word, [])
             if len(bucket) < per_term:
@@ -288,7 +289,7 @@ def _cover(
     covered: set[str] = set()
     spent = 0
     while pool and spent < budget:
-        best = max(pool, key=lambda s: sum(wanted[w] for w in pool[s] - covered) / (1 + len(s.split())))
+        best = max(pool, key=lambda s: sum(wanted[w] for w in pool[s] - covered) / (1 + len(s)))
         gain = pool.pop(best) - covered
         if not gain:
             break

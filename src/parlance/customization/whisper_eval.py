@@ -52,6 +52,7 @@ class Report:
     seconds: float
     hypotheses: list[str] = field(default_factory=list)
     misses: list[tuple[str, str, str]] = field(default_factory=list)  # (sample id, term, hypothesis)
+    train_seconds: float | None = None  # set on a custom model's report by `compare`
 
     def __str__(self) -> str:
         return (
@@ -185,3 +186,41 @@ def faster_whisper_peer(
         return " ".join(s.text.strip() for s in segments)
 
     return transcribe
+
+
+def compare(testdata: Path, work_dir: Path, workers: int = 2, weight: float | None = None) -> dict[str, Report]:
+    """The whole comparison on one domain set, for tests and benchmarks.
+
+    Trains a custom model from `testdata`/corpus.txt and words.json into `work_dir`/custom, then
+    reports on the synthesized test set (cached in `work_dir`/wav): "base" and "custom" (this
+    engine), "hotwords" and "initial_prompt" (plain faster-whisper given every custom word), and on
+    the LibriVox clips "general_base" and "general_custom".
+    """
+    import json
+
+    from parlance.engines.base import TrainingInput
+    from parlance.engines.whisper import WhisperEngine, builtin_version
+
+    engine = WhisperEngine(cpu_threads=1, num_workers=workers)
+    version = builtin_version()
+    model = engine.load(version)
+    words = json.loads((testdata / "words.json").read_text())["words"]
+    corpus = (testdata / "corpus.txt").read_text()
+    data = TrainingInput(corpora={"corpus": corpus}, words=words, weight=0.2 if weight is None else weight)
+    started = time.perf_counter()
+    engine.train(version, data, work_dir / "custom", lambda _p: None)
+    train_seconds = time.perf_counter() - started
+    custom = CustomModel(work_dir / "custom", data.weight)
+    samples = finance_samples(testdata, work_dir / "wav")
+    general = librivox_samples()
+    displays = [w.get("display_as") or w["word"] for w in words]
+    reports = {
+        "base": evaluate(engine_transcriber(model), samples, workers),
+        "custom": evaluate(engine_transcriber(model, custom), samples, workers),
+        "hotwords": evaluate(faster_whisper_peer(version.path, displays, "hotwords"), samples, workers),
+        "initial_prompt": evaluate(faster_whisper_peer(version.path, displays, "initial_prompt"), samples, workers),
+        "general_base": evaluate(engine_transcriber(model), general, workers),
+        "general_custom": evaluate(engine_transcriber(model, custom), general, workers),
+    }
+    reports["custom"].train_seconds = train_seconds
+    return reports
