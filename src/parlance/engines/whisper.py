@@ -147,13 +147,17 @@ class WhisperModel:
         window = WINDOW_SECONDS * SAMPLE_RATE
         if audio.size <= window:
             return self._window(audio, options.max_alternatives, bias, weight)
-        # Longer than one window (the service should not send this): decode windows in turn.
+        # Longer than one window (the service should not send this): decode 30 s windows in turn,
+        # cut blindly (a word on a boundary may be split), one alternative.
         words: list[Word] = []
         for start in range(0, audio.size, window):
             alts = self._window(audio[start : start + window], 1, bias, weight)
             if alts:
                 offset = start / SAMPLE_RATE
-                words += [Word(w.text, w.start + offset, w.end + offset, w.confidence) for w in alts[0].words]
+                words += [
+                    Word(w.text, round(w.start + offset, 2), round(w.end + offset, 2), w.confidence)
+                    for w in alts[0].words
+                ]
         if not words:
             return []
         confidence = float(np.mean([w.confidence for w in words]))
