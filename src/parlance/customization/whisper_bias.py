@@ -46,6 +46,7 @@ LM_ORDER = 3
 
 Encoder = Callable[[str], list[int]]  # text -> token ids, no special tokens
 
+_SENTENCE_END = re.compile(r"(?<=[a-z]{3}[.!?])\s+(?=[A-Z])")  # not after "Mr." or "A. P. R."
 _SURFACE = re.compile(r"[^\W\d_]+(?:['’-][^\W\d_]+)*", re.UNICODE)  # written words, case kept
 
 
@@ -228,7 +229,7 @@ def build_prompt(
 
     User words are placed first: the glossary reserves room for all of them (lowest-ranked dropped
     if even they do not fit). Half of what is left goes to corpus sentences, chosen greedily to cover
-    the highest-ranked terms not yet covered (few words per sentence preferred); the rest extends the
+    the highest-ranked terms not yet covered (short sentences preferred); the rest extends the
     glossary with corpus terms the sentences do not already show.
     """
     user = [t for t in terms if t.source == "user"]
@@ -288,7 +289,9 @@ def _cover(
     chosen: list[str] = []
     covered: set[str] = set()
     spent = 0
-    while pool and spent < budget:
+    for _ in range(200):  # bounded: each round scans the pool
+        if not pool or budget - spent < 8:
+            break
         best = max(pool, key=lambda s: sum(wanted[w] for w in pool[s] - covered) / (1 + len(s)))
         gain = pool.pop(best) - covered
         if not gain:
@@ -317,7 +320,7 @@ def train_bias(
     progress(1)
     user_terms, rules = user_rules(words)
     texts = list(corpora.values())
-    lines = [line.strip() for text in texts for line in text.splitlines() if line.strip()]
+    lines = [s.strip() for text in texts for line in text.splitlines() for s in _SENTENCE_END.split(line) if s.strip()]
     progress(5)
 
     lm_sentences = [toks for line in lines if (toks := spoken_words(line))]
