@@ -143,7 +143,7 @@ class WhisperModel:
         audio = np.asarray(audio, dtype=np.float32).reshape(-1)
         if audio.size == 0:
             return []
-        bias = load_cached(options.custom.path) if options.custom is not None else None
+        bias = _load_bias(options.custom.path) if options.custom is not None else None
         weight = options.custom.weight if options.custom is not None else 0.0
         window = WINDOW_SECONDS * SAMPLE_RATE
         if audio.size <= window:
@@ -283,6 +283,13 @@ class WhisperModel:
             last = end
         merged += pieces[last:]
         return [Word(t, round(s, 2), round(e, 2), round(c, 3)) for t, s, e, c in merged]
+
+
+def _load_bias(path: Path) -> WhisperBias:
+    try:
+        return load_cached(path)
+    except (OSError, ValueError, KeyError, TypeError) as exc:
+        raise EngineFailure(f"Custom model artifacts in {path} cannot be read: {exc}") from exc
 
 
 def _prob(avg_logprob: float) -> float:
