@@ -97,6 +97,8 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--testdata", type=Path, default=Path(__file__).resolve().parents[2] / "shared" / "testdata")
     ap.add_argument("--sentences", type=int, default=36)
+    ap.add_argument("--models", nargs="+", default=list(MODELS))
+    ap.add_argument("--verbose", action="store_true", help="print every wrong sentence")
     ap.add_argument("--cache", type=Path, default=Path(tempfile.gettempdir()) / "parlance-bench-grammars")
     args = ap.parse_args()
     args.cache.mkdir(parents=True, exist_ok=True)
@@ -116,7 +118,7 @@ def main() -> None:
         svc.start()
         owner = svc.auth.ensure_dev_instance()
         try:
-            for base in MODELS:
+            for base in args.models:
                 cid = trained(svc, owner, base)
                 right: dict[str, int] = defaultdict(int)
                 outside = 0
@@ -125,6 +127,8 @@ def main() -> None:
                         audio = synth(args.testdata / "synth.sh", args.cache, voice, text)
                         got = recognize(svc, owner, base, cid, grammar, audio)
                         right[voice] += got == text
+                        if args.verbose and got != text:
+                            print(f"  {base} {voice} {grammar}: {text!r} -> {got!r}", flush=True)
                         outside += bool(got) and not compiled[grammar].accepts(got.split())
                 real = sum(
                     recognize(svc, owner, base, cid, "cards", (CARDS / f"{k}.wav").read_bytes()) == ref

@@ -1,28 +1,55 @@
 """Grammar-constrained results for engines that cannot decode with a grammar (Whisper).
 
-The engine proposes an n-best list; the answer is the best hypothesis the grammar accepts, else the
-grammar sentence nearest to a top hypothesis when it is near enough, else nothing (the service then
-warns) — never a phrase outside the grammar, and no guess when the audio does not fit.
+The engine proposes an n-best list. Candidates are the hypotheses the grammar accepts, the grammar
+sentences nearest to the top hypotheses, and, for small grammars, every sentence. With an engine that
+can score a sentence against the audio (`score`), the best-scoring candidate wins if it fits well
+enough; otherwise the best accepted hypothesis, or a close-enough nearest sentence. Never a phrase
+outside the grammar, and no guess when the audio does not fit: then the result is empty.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from difflib import SequenceMatcher
 from functools import lru_cache
 from pathlib import Path
 
-from parlance.customization.grammar_fsa import Grammar
+from parlance.customization.grammar_fsa import GARBAGE, Grammar
 from parlance.customization.whisper_text import spoken_words
 from parlance.engines.base import Alternative, Word
 
+Scorer = Callable[[list[str]], list[float]]  # sentences -> mean token log-probability given the audio
+
 N_BEST = 8  # hypotheses requested from the engine when a grammar constrains the result
-NEAREST_FROM = 3  # only the top hypotheses are mapped to their nearest grammar sentence
-MIN_SIMILARITY = 0.75  # spelling similarity a nearest sentence needs to the hypothesis ("cancelled"~"cancel")
+NEAREST_FROM = 3  # the top hypotheses are mapped to their nearest grammar sentence
+SMALL_GRAMMAR = 40  # grammars with at most this many sentences have all of them scored
+MIN_SIMILARITY = 0.75  # without a scorer: spelling similarity a nearest sentence needs ("cancelled"~"cancel")
+MIN_SCORE = -6.0  # with a scorer: the winner's mean token log-probability must reach this
 
 
 @lru_cache(maxsize=64)
 def load_grammar(path: Path) -> Grammar:
     return Grammar.from_json(path.read_text())
+
+
+def small_language(grammar: Grammar) -> tuple[str, ...]:
+    """Every sentence of a small, finite grammar; empty when it has more (or loops, or garbage)."""
+    out: dict[int, list] = {}
+    for arc in grammar.fsa.arcs:
+        out.setdefault(arc[0], []).append(arc)
+    found: set[str] = set()
+    stack: list[tuple[int, tuple[str, ...], int]] = [(grammar.fsa.start, (), 0)]
+    while stack:
+        state, words, depth = stack.pop()
+        if depth > 50 or len(found) > SMALL_GRAMMAR:
+            return ()
+        if state in grammar.fsa.finals and words:
+            found.add(" ".join(words))
+        for _, dst, word, _ in out.get(state, ()):
+            if word == GARBAGE:
+                return ()
+            stack.append((dst, words + ((word,) if word else ()), depth + 1))
+    return tuple(sorted(found)) if len(found) <= SMALL_GRAMMAR else ()
 
 
 def _retimed(words: list[str], alt: Alternative, confidence: float) -> Alternative:
@@ -38,26 +65,52 @@ def _retimed(words: list[str], alt: Alternative, confidence: float) -> Alternati
     return Alternative(" ".join(words), confidence, timed)
 
 
-def select(alternatives: list[Alternative], grammar: Grammar, max_alternatives: int) -> list[Alternative]:
-    accepted: list[Alternative] = []
-    seen: set[str] = set()
-    for alt in alternatives:
-        words = spoken_words(alt.transcript)
-        text = " ".join(words)
-        if words and text not in seen and grammar.accepts(words):
-            seen.add(text)
-            accepted.append(_retimed(words, alt, alt.confidence))
-    if accepted:
-        return accepted[:max_alternatives]
-    nearest: list[tuple[float, int, Alternative]] = []
-    for rank, alt in enumerate(alternatives[:NEAREST_FROM]):
+def select(
+    alternatives: list[Alternative], grammar: Grammar, max_alternatives: int, scorer: Scorer | None = None
+) -> list[Alternative]:
+    accepted: dict[str, Alternative] = {}
+    nearest: dict[str, tuple[float, Alternative]] = {}  # sentence -> (spelling similarity, hypothesis)
+    for rank, alt in enumerate(alternatives):
         words = spoken_words(alt.transcript)
         if not words:
             continue
-        sentence, _ = grammar.closest(words)
-        # Compare spellings without spaces: a near-homophone split or inflected by the engine still counts.
-        similarity = SequenceMatcher(None, "".join(words), "".join(sentence)).ratio()
-        if sentence and similarity >= MIN_SIMILARITY:
-            confidence = alt.confidence * similarity
-            nearest.append((-confidence, rank, _retimed(sentence, alt, confidence)))
-    return [min(nearest, key=lambda t: t[:2])[2]] if nearest else []
+        if grammar.accepts(words):
+            accepted.setdefault(" ".join(words), alt)
+        elif rank < NEAREST_FROM:
+            sentence, _ = grammar.closest(words)
+            # Compare spellings without spaces: a near-homophone split or inflected by the engine counts.
+            similarity = SequenceMatcher(None, "".join(words), "".join(sentence)).ratio()
+            if sentence and similarity > nearest.get(" ".join(sentence), (-1.0,))[0]:
+                nearest[" ".join(sentence)] = (similarity, alt)
+    if scorer is not None and alternatives:
+        return _by_score(alternatives[0], accepted, nearest, grammar, scorer, max_alternatives)
+    if accepted:
+        return [_retimed(s.split(), a, a.confidence) for s, a in accepted.items()][:max_alternatives]
+    close = [(sim, s, a) for s, (sim, a) in nearest.items() if sim >= MIN_SIMILARITY]
+    if not close:
+        return []
+    sim, sentence, alt = max(close, key=lambda t: t[0])
+    return [_retimed(sentence.split(), alt, alt.confidence * sim)]
+
+
+def _by_score(
+    top: Alternative,
+    accepted: dict[str, Alternative],
+    nearest: dict[str, tuple[float, Alternative]],
+    grammar: Grammar,
+    scorer: Scorer,
+    max_alternatives: int,
+) -> list[Alternative]:
+    candidates = list(dict.fromkeys([*accepted, *nearest, *small_language(grammar)]))
+    if not candidates:
+        return []
+    ranked = sorted(zip(scorer(candidates), candidates, strict=True), reverse=True)
+    if ranked[0][0] < MIN_SCORE:
+        return []
+    out = []
+    for score, sentence in ranked[:max_alternatives]:
+        if score < MIN_SCORE:
+            break
+        source = accepted.get(sentence) or (nearest[sentence][1] if sentence in nearest else top)
+        out.append(_retimed(sentence.split(), source, round(min(1.0, 2.718281828**score), 3)))
+    return out

@@ -164,15 +164,31 @@ class WhisperModel:
         confidence = float(np.mean([w.confidence for w in words]))
         return [Alternative(" ".join(w.text for w in words), confidence, tuple(words))]
 
-    def _window(
-        self, audio: np.ndarray, n_alternatives: int, bias: WhisperBias | None, weight: float
-    ) -> list[Alternative]:
+    def _encode(self, audio: np.ndarray) -> tuple[Any, int]:
+        """One 30 s window of log-mel features through the encoder, and its number of real frames."""
         fe = self._fw.feature_extractor
         features = fe(audio)
         num_frames = min(features.shape[-1] - 1, fe.nb_max_frames)
         segment = np.zeros((features.shape[0], fe.nb_max_frames), dtype=np.float32)
         segment[:, :num_frames] = features[:, :num_frames]
-        encoded = self._fw.encode(segment)
+        return self._fw.encode(segment), num_frames
+
+    def score(self, audio: np.ndarray, sentences: list[str]) -> list[float]:
+        """Mean log-probability of each sentence's tokens (and end of text) given the audio, by teacher
+        forcing: how well grammar candidates fit, since Whisper cannot decode with a grammar."""
+        if not sentences:
+            return []
+        encoded, num_frames = self._encode(np.asarray(audio, dtype=np.float32).reshape(-1))
+        scores = []
+        for sentence in sentences:  # align() takes one text per encoded window
+            (result,) = self._ct2.align(encoded, self._sot_sequence, [self.encode_text(" " + sentence)], num_frames)
+            scores.append(float(np.mean(np.log(np.maximum(result.text_token_probs, 1e-12)))))
+        return scores
+
+    def _window(
+        self, audio: np.ndarray, n_alternatives: int, bias: WhisperBias | None, weight: float
+    ) -> list[Alternative]:
+        encoded, num_frames = self._encode(audio)
 
         n_best = min(MAX_HYPOTHESES, max(n_alternatives, self.beam_size if bias is not None else 1))
         prompt = bias.prompt_tokens[-PROMPT_BUDGET:] if bias is not None and bias.prompt_tokens else None

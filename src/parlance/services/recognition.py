@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, Protocol
@@ -164,7 +165,8 @@ class RecognitionService:
         for i, seg in enumerate(segments):
             alternatives = model.transcribe(seg.samples, options)
             if grammar is not None:
-                alternatives = grammar_select.select(alternatives, grammar, wanted)
+                scorer = functools.partial(model.score, seg.samples) if hasattr(model, "score") else None
+                alternatives = grammar_select.select(alternatives, grammar, wanted, scorer)
             if not alternatives or not alternatives[0].transcript.strip():
                 continue
             result = self._result(alternatives, seg.start, params)
