@@ -39,6 +39,7 @@ from typing import Any
 
 import numpy as np
 
+from parlance.checksums import sha256_file
 from parlance.customization import sphinx_lm
 from parlance.customization.sphinx_dict import (
     Pronouncer,
@@ -84,11 +85,6 @@ def _package_version() -> str:
         return "0"
 
 
-def _sha256(path: Path) -> str:
-    with open(path, "rb") as f:
-        return hashlib.file_digest(f, "sha256").hexdigest()
-
-
 @lru_cache(maxsize=1)
 def builtin_version() -> ModelVersion:
     """`en-US_BroadbandModel` from the files inside the installed `pocketsphinx` wheel."""
@@ -97,12 +93,12 @@ def builtin_version() -> ModelVersion:
     root = Path(pocketsphinx.get_model_path()) / "en-us"
     date = _RELEASE_DATES.get(_package_version(), _DEFAULT_RELEASE_DATE)
     files = {
-        str(p.relative_to(root)): _sha256(p)
+        str(p.relative_to(root)): sha256_file(p)
         for p in sorted((root / DEFAULT_FILES["hmm"]).iterdir())
         if p.is_file() and p.name != "README"
     }
     for key in ("dict", "lm"):
-        files[DEFAULT_FILES[key]] = _sha256(root / DEFAULT_FILES[key])
+        files[DEFAULT_FILES[key]] = sha256_file(root / DEFAULT_FILES[key])
     return ModelVersion(
         base_model=BASE_MODEL,
         version=f"{BASE_MODEL}.v{date}",

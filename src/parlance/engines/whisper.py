@@ -19,7 +19,6 @@ num_workers and beam_size.
 
 from __future__ import annotations
 
-import hashlib
 import importlib.util
 import math
 import os
@@ -33,6 +32,7 @@ from typing import Any
 
 import numpy as np
 
+from parlance.checksums import tree_checksums
 from parlance.customization.whisper_bias import PROMPT_BUDGET, WhisperBias, load_cached, train_bias
 from parlance.customization.whisper_text import spoken_words
 from parlance.engines.base import (
@@ -68,18 +68,6 @@ def model_dir() -> Path:
 
 
 @lru_cache(maxsize=8)
-def file_checksums(directory: Path) -> dict[str, str]:
-    """{relative path: sha256} of every file under `directory` (cached: hashing 75 MB takes ~0.2 s)."""
-    sums: dict[str, str] = {}
-    for path in sorted(p for p in directory.rglob("*") if p.is_file()):
-        digest = hashlib.sha256()
-        with open(path, "rb") as f:
-            for block in iter(lambda: f.read(1 << 20), b""):
-                digest.update(block)
-        sums[path.relative_to(directory).as_posix()] = digest.hexdigest()
-    return sums
-
-
 def builtin_version() -> ModelVersion:
     path = model_dir()
     return ModelVersion(
@@ -90,7 +78,7 @@ def builtin_version() -> ModelVersion:
         rate=SAMPLE_RATE,
         description="US English multimedia model (16 kHz), Whisper tiny.en via faster-whisper/CTranslate2",
         path=path,
-        files=file_checksums(path),
+        files=tree_checksums(path),
         created=datetime.fromisoformat(VERSION_DATE).replace(tzinfo=UTC),
         options={"compute_type": "int8", "beam_size": 5},
     )

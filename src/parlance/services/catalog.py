@@ -6,7 +6,6 @@ An installed version is a directory under `settings.models_dir` holding the mode
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import re
@@ -15,6 +14,7 @@ import tempfile
 from datetime import datetime
 from pathlib import Path, PurePosixPath
 
+from parlance.checksums import sha256_file
 from parlance.engines.base import ModelVersion
 from parlance.errors import BadRequest, NotFound
 from parlance.settings import Settings
@@ -129,9 +129,5 @@ def verify_files(root: Path, files: dict[str, str]) -> None:
         path = root / rel
         if not path.is_file():
             raise BadRequest(f"Manifest lists {rel} but the file is missing")
-        digest = hashlib.sha256()
-        with open(path, "rb") as f:
-            for chunk in iter(lambda: f.read(1 << 20), b""):
-                digest.update(chunk)
-        if digest.hexdigest() != expected:
+        if sha256_file(path) != expected:
             raise BadRequest(f"Checksum mismatch for {rel}: the file is not the one the manifest describes")
