@@ -22,13 +22,13 @@ from collections.abc import Iterable
 
 __all__ = ["normalize_corpus", "normalize_sentence", "count_words", "number_to_words", "tokenize"]
 
-_ONES = (
+ONES = (
     "zero one two three four five six seven eight nine ten eleven twelve thirteen fourteen fifteen "
     "sixteen seventeen eighteen nineteen"
 ).split()
 _TENS = "_ _ twenty thirty forty fifty sixty seventy eighty ninety".split()
 _SCALES = ((10**12, "trillion"), (10**9, "billion"), (10**6, "million"), (1000, "thousand"))
-_ORDINAL_WORDS = {
+ORDINAL_WORDS = {
     "one": "first", "two": "second", "three": "third", "five": "fifth", "eight": "eighth",
     "nine": "ninth", "twelve": "twelfth",
 }  # fmt: skip
@@ -47,15 +47,15 @@ _MAX_NUMBER = 10**15
 def _below_thousand(n: int) -> list[str]:
     words: list[str] = []
     if n >= 100:
-        words += [_ONES[n // 100], "hundred"]
+        words += [ONES[n // 100], "hundred"]
         n %= 100
     if n >= 20:
         words.append(_TENS[n // 10])
         n %= 10
         if n:
-            words.append(_ONES[n])
+            words.append(ONES[n])
     elif n or not words:
-        words.append(_ONES[n])
+        words.append(ONES[n])
     return words
 
 
@@ -64,7 +64,7 @@ def number_to_words(n: int) -> list[str]:
     if n < 0:
         return ["minus", *number_to_words(-n)]
     if n >= _MAX_NUMBER:
-        return [_ONES[int(d)] for d in str(n)]
+        return [ONES[int(d)] for d in str(n)]
     words: list[str] = []
     for value, name in _SCALES:
         if n >= value:
@@ -79,8 +79,8 @@ def ordinal_words(n: int) -> list[str]:
     """Ordinal number as words: 21 -> twenty first."""
     words = number_to_words(n)
     last = words[-1]
-    if last in _ORDINAL_WORDS:
-        words[-1] = _ORDINAL_WORDS[last]
+    if last in ORDINAL_WORDS:
+        words[-1] = ORDINAL_WORDS[last]
     elif last.endswith("y"):
         words[-1] = last[:-1] + "ieth"
     else:
@@ -95,11 +95,11 @@ def year_words(n: int) -> list[str]:
     hi, lo = divmod(n, 100)
     if lo == 0:
         return [*number_to_words(hi), "hundred"]
-    return [*number_to_words(hi), *(["oh", _ONES[lo]] if lo < 10 else number_to_words(lo))]
+    return [*number_to_words(hi), *(["oh", ONES[lo]] if lo < 10 else number_to_words(lo))]
 
 
 def _digits(s: str) -> list[str]:
-    return [_ONES[int(d)] for d in s]
+    return [ONES[int(d)] for d in s]
 
 
 def _decimal_words(whole: str, frac: str) -> list[str]:
@@ -170,7 +170,7 @@ def _time(m: re.Match[str]) -> list[str]:
     hours, minutes = int(m.group(1)), int(m.group(2))
     if minutes == 0:
         return [*number_to_words(hours), "o'clock"]
-    return [*number_to_words(hours), *(["oh", _ONES[minutes]] if minutes < 10 else number_to_words(minutes))]
+    return [*number_to_words(hours), *(["oh", ONES[minutes]] if minutes < 10 else number_to_words(minutes))]
 
 
 @_rule(r"\b(\d+)(st|nd|rd|th)\b")

@@ -12,6 +12,9 @@ import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
+from parlance.customization.text import ONES, ORDINAL_WORDS
+from parlance.customization.text import number_to_words as number_words
+
 _ABBREVIATIONS = {
     "mr": "mister",
     "mrs": "missus",
@@ -23,31 +26,7 @@ _ABBREVIATIONS = {
     "vs": "versus",
     "etc": "et cetera",
 }
-_ONES = (
-    "zero one two three four five six seven eight nine ten eleven twelve thirteen fourteen fifteen "
-    "sixteen seventeen eighteen nineteen"
-).split()
-_TENS = "_ _ twenty thirty forty fifty sixty seventy eighty ninety".split()
-_SCALES = ((10**12, "trillion"), (10**9, "billion"), (10**6, "million"), (1000, "thousand"))
-_ORDINALS = {
-    "one": "first", "two": "second", "three": "third", "five": "fifth", "eight": "eighth",
-    "nine": "ninth", "twelve": "twelfth",
-}  # fmt: skip
 _TOKEN = re.compile(r"\$?\d+(?:,\d{3})*(?:\.\d+)?(?:st|nd|rd|th|s|%)?|[^\W_]+(?:'[^\W_]+)*'?", re.UNICODE)
-
-
-def number_words(n: int) -> list[str]:
-    """Cardinal words for a non-negative integer: 1905 → one thousand nine hundred five."""
-    if n < 20:
-        return [_ONES[n]]
-    if n < 100:
-        return [_TENS[n // 10]] + ([_ONES[n % 10]] if n % 10 else [])
-    if n < 1000:
-        return [_ONES[n // 100], "hundred"] + (number_words(n % 100) if n % 100 else [])
-    for scale, name in _SCALES:
-        if n >= scale:
-            return number_words(n // scale) + [name] + (number_words(n % scale) if n % scale else [])
-    raise AssertionError(n)  # unreachable
 
 
 def _year_words(n: int) -> list[str]:
@@ -55,14 +34,14 @@ def _year_words(n: int) -> list[str]:
     hi, lo = divmod(n, 100)
     if n % 1000 < 10 and n >= 2000:
         return number_words(n)
-    tail = ["hundred"] if lo == 0 else (["oh", _ONES[lo]] if lo < 10 else number_words(lo))
+    tail = ["hundred"] if lo == 0 else (["oh", ONES[lo]] if lo < 10 else number_words(lo))
     return number_words(hi) + tail
 
 
 def _ordinal(words: list[str]) -> list[str]:
     last = words[-1]
-    if last in _ORDINALS:
-        last = _ORDINALS[last]
+    if last in ORDINAL_WORDS:
+        last = ORDINAL_WORDS[last]
     elif last.endswith("y"):
         last = last[:-1] + "ieth"
     else:
@@ -86,7 +65,7 @@ def _numeral_words(token: str) -> list[str]:
         cents = int(frac)
         return words + ["dollar" if n == 1 else "dollars"] + (number_words(cents) + ["cents"] if cents else [])
     if frac:
-        words += ["point"] + [_ONES[int(d)] for d in frac]
+        words += ["point"] + [ONES[int(d)] for d in frac]
     if suffix in ("st", "nd", "rd", "th"):
         words = _ordinal(words)
     elif suffix == "s":  # 1990s → nineteen nineties
