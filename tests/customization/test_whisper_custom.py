@@ -63,7 +63,9 @@ def test_no_custom_words_on_silence_or_noise(tmp_path: Path) -> None:
     engine = whisper.WhisperEngine()
     version = whisper.builtin_version()
     words = [{"word": w} for w in ("EBITDA", "FINRA", "subrogation", "Sarbanes", "fintech", "escrow")]
-    engine.train(version, TrainingInput({"c": (FINANCE / "corpus.txt").read_text()}, words, 0.2), tmp_path, print)
+    engine.train(
+        version, TrainingInput({"c": (FINANCE / "corpus.txt").read_text()}, words, 0.2), tmp_path, lambda _p: None
+    )
     model = engine.load(version)
     rng = np.random.default_rng(7)
     for weight in (0.2, 1.0):
