@@ -174,9 +174,7 @@ class NgramLM:
                 kind = kinds[2 if c >= 3 else c - 1]
                 kind[h] = kind.get(h, 0) + 1
             n1, n2, n3 = kinds
-            gamma = {
-                h: (d1 * n1.get(h, 0) + d2 * n2.get(h, 0) + d3 * n3.get(h, 0)) / t for h, t in total.items()
-            }
+            gamma = {h: (d1 * n1.get(h, 0) + d2 * n2.get(h, 0) + d3 * n3.get(h, 0)) / t for h, t in total.items()}
             current: dict[Ngram, float] = {}
             for gram, c in adjusted[k].items():
                 h = gram[:-1]
