@@ -23,8 +23,6 @@ class Settings(BaseSettings):
     engine_queue: int = Field(8, description="Requests allowed to wait for a worker before 503.")
     job_workers: int = Field(1, description="Background job threads (training, corpus analysis, upgrades).")
     token_ttl_seconds: int = 3600
-    whisper_compute_type: str = "int8"
-    whisper_beam_size: int = 5
 
     @field_validator("database_url")
     @classmethod

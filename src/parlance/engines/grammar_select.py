@@ -25,6 +25,17 @@ NEAREST_FROM = 3  # the top hypotheses are mapped to their nearest grammar sente
 SMALL_GRAMMAR = 40  # grammars with at most this many sentences have all of them scored
 MIN_SIMILARITY = 0.75  # without a scorer: spelling similarity a nearest sentence needs ("cancelled"~"cancel")
 MIN_SCORE = -6.0  # with a scorer: the winner's mean token log-probability must reach this
+# Spoken forms one written form stands for: Whisper writes "0" for both "zero" and "oh".
+SAME_WRITING = {"zero": ("oh",), "oh": ("zero",)}
+MAX_VARIANTS = 16
+
+
+def variants(sentence: str, grammar: Grammar) -> list[str]:
+    """The sentence and its in-grammar respellings under SAME_WRITING (at most MAX_VARIANTS)."""
+    out = [[]]
+    for word in sentence.split():
+        out = [v + [w] for v in out for w in (word, *SAME_WRITING.get(word, ()))][:MAX_VARIANTS]
+    return [" ".join(v) for v in out if grammar.accepts(v)]
 
 
 @lru_cache(maxsize=64)
@@ -101,7 +112,8 @@ def _by_score(
     scorer: Scorer,
     max_alternatives: int,
 ) -> list[Alternative]:
-    candidates = list(dict.fromkeys([*accepted, *nearest, *small_language(grammar)]))
+    found = [v for s in (*accepted, *nearest) for v in variants(s, grammar)]
+    candidates = list(dict.fromkeys([*found, *small_language(grammar)]))
     if not candidates:
         return []
     ranked = sorted(zip(scorer(candidates), candidates, strict=True), reverse=True)
