@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from contextlib import contextmanager
-
 
 class ParlanceError(Exception):
     status = 500
@@ -56,17 +53,3 @@ class EngineUnavailable(ParlanceError):
 
 class EngineFailure(ParlanceError):
     """An engine raised on input we accepted: a defect on our side, reported as 500."""
-
-
-@contextmanager
-def map_exceptions(mapping: dict[type[BaseException], type[ParlanceError]]) -> Iterator[None]:
-    """Translate lower-level exceptions into ours (after httpx's `map_exceptions`)."""
-    try:
-        yield
-    except ParlanceError:
-        raise
-    except Exception as exc:
-        for source, target in mapping.items():
-            if isinstance(exc, source):
-                raise target(str(exc) or type(exc).__name__) from None
-        raise

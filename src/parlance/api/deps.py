@@ -8,7 +8,7 @@ from typing import Annotated
 
 from fastapi import Depends, Request
 
-from parlance.errors import BadRequest, PayloadTooLarge, Unauthorized
+from parlance.errors import PayloadTooLarge, Unauthorized
 from parlance.services.container import Services
 
 
@@ -56,9 +56,3 @@ async def read_body(request: Request, limit: int) -> bytes:
             raise PayloadTooLarge(f"The request body is larger than the limit of {limit} bytes")
         chunks.append(chunk)
     return b"".join(chunks)
-
-
-def require_form_field(value: object, name: str) -> str:
-    if not isinstance(value, str) or not value:
-        raise BadRequest(f"Missing required form field '{name}'")
-    return value

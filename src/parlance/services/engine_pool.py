@@ -48,9 +48,5 @@ class EnginePool:
         finally:
             self._slots.release()
 
-    def run_sync(self, fn: Callable[[], T]) -> T:
-        """For the CLI and background jobs: same pool, caller blocks."""
-        return self._executor.submit(fn).result()
-
     def close(self) -> None:
         self._executor.shutdown(wait=False, cancel_futures=True)
