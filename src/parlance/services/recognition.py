@@ -10,7 +10,7 @@ from typing import Any, Protocol
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
-from parlance.audio.decode import decode_audio
+from parlance.audio.decode import DEFAULT_MAX_SECONDS, decode_audio
 from parlance.audio.vad import split_utterances
 from parlance.engines import grammar_select
 from parlance.engines.base import SAMPLE_RATE, Alternative, CustomModel, DecodeOptions, ModelVersion
@@ -147,7 +147,7 @@ class RecognitionService:
         self, audio: list[tuple[bytes, str | None]], params: RecognizeParams, resolved: Resolved
     ) -> dict[str, Any]:
         """Blocking: the whole pipeline for one request (runs on an engine thread)."""
-        samples = np.concatenate([decode_audio(data, ctype) for data, ctype in audio])
+        samples = self._decode_parts(audio)
         silence = params.end_of_phrase_silence_time or 0.8
         segments = split_utterances(samples, end_of_phrase_silence=silence)
         self._check_inactivity(samples, segments, params.inactivity_timeout)
@@ -177,6 +177,15 @@ class RecognitionService:
         if params.grammar_name and segments and not results:
             out["warnings"] = [f"No phrase of grammar '{params.grammar_name}' matched the audio well enough."]
         return out
+
+    @staticmethod
+    def _decode_parts(audio: list[tuple[bytes, str | None]]) -> np.ndarray:
+        """Decode the parts in turn; together they may not exceed the single-part duration limit."""
+        parts, budget = [], DEFAULT_MAX_SECONDS
+        for data, ctype in audio:
+            parts.append(decode_audio(data, ctype, max_seconds=budget))
+            budget = max(0.0, budget - len(parts[-1]) / SAMPLE_RATE)
+        return np.concatenate(parts)
 
     @staticmethod
     def _check_inactivity(samples: np.ndarray, segments: list[Any], timeout: int) -> None:
