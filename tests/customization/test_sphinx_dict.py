@@ -50,6 +50,21 @@ def test_espeak_ipa_maps_to_arpabet() -> None:
     assert prons["subrogation"][:3] == ["S", "AH", "B"]
 
 
+@pytest.mark.skipif(g2p.espeak_binary() is None, reason="espeak-ng is not installed")
+def test_words_without_sounds_like_get_espeak_alternatives(pronouncer: Pronouncer) -> None:
+    prons = pronouncer.word_pronunciations("amortization")
+    assert prons[0] == pronouncer.dictionary["amortization"][0]  # the dictionary's first
+    assert len(prons) == 2 and prons[1].startswith("AH M AO R")  # espeak-ng's reduced first vowel
+    # sounds_like replaces the word's own pronunciations; acronyms get letter names instead
+    assert pronouncer.word_pronunciations("amortization", ["am or tie zation"]) == [
+        " ".join(pronouncer.sounds_like("am or tie zation"))
+    ]
+    assert pronouncer.word_pronunciations("APR")[-1] == "EY P IY AA R"
+    batched = Pronouncer(pronouncer.dictionary)
+    batched.prepare([], variants=["amortization", "escrow"])
+    assert batched.word_pronunciations("amortization") == prons and not batched.cache
+
+
 def test_write_dictionary_appends_alternatives(tmp_path: Path) -> None:
     base = tmp_path / "base.dict"
     base.write_text("escrow EH S K R OW\nfanny F AE N IY\n")

@@ -63,6 +63,19 @@ def test_interpolation_is_normalized_and_between_the_models() -> None:
         assert 10 ** mixed.logprob(word, ctx) == pytest.approx(expected, rel=0.05)
 
 
+def test_boost_raises_the_chosen_words_in_every_context() -> None:
+    words = _vocab(CORPUS)
+    lm = _model(CORPUS, words)
+    ids = lm.word_ids()
+    boosted = sphinx_lm.boost_words(lm, np.array([ids["bitcoin"], ids["escrow"]]), 1.5)
+    for ctx in [(), ("the",), ("the", "board"), ("our",), ("zebra",)]:
+        for word in ("bitcoin", "escrow"):
+            assert boosted.logprob(word, ctx) == pytest.approx(lm.logprob(word, ctx) + 1.5)
+        assert boosted.logprob("board", ctx) == pytest.approx(lm.logprob("board", ctx))
+    assert boosted.uni_p[ids[BOS]] == lm.uni_p[ids[BOS]]
+    assert sphinx_lm.boost_words(lm, np.array([], dtype=np.int64), 1.5) is lm
+
+
 def test_trie_binary_round_trips_through_pocketsphinx(tmp_path: Path) -> None:
     lm = _model(CORPUS, _vocab(CORPUS))
     write_trie_bin(lm, tmp_path / "tiny.lm.bin")

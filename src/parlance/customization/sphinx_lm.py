@@ -635,3 +635,23 @@ def interpolate(base: TrigramLM, custom: TrigramLM, weight: float, progress=None
         v2.astype(np.int32), w2.astype(np.int32), np.log10(np.maximum(pm2, 1e-99)), bi_bo,
         u3.astype(np.int32), v3.astype(np.int32), w3.astype(np.int32), np.log10(np.maximum(pm3, 1e-99)),
     )  # fmt: skip
+
+
+def boost_words(lm: TrigramLM, word_ids: np.ndarray, log10_boost: float) -> TrigramLM:
+    """`lm` with every probability of the given words (unigram, bigram and trigram, so in every
+    context) raised by `log10_boost`; back-off weights are left alone.
+
+    The result is no longer normalized: it is a bias, as contextual-biasing boosts are, which makes
+    the decoder prefer those words where their acoustics are close (a normalized model would have
+    to take the mass from the words they compete with, which is the same in effect).
+    """
+    if not log10_boost or len(word_ids) == 0:
+        return lm
+    on = np.zeros(lm.size, dtype=bool)
+    on[np.asarray(word_ids, dtype=np.int64)] = True
+    uni_p = np.where(on & np.isfinite(lm.uni_p) & (lm.uni_p > NO_PROB), lm.uni_p + log10_boost, lm.uni_p)
+    return TrigramLM(
+        lm.words, uni_p, lm.uni_bo,
+        lm.bi_v, lm.bi_w, np.where(on[lm.bi_w], lm.bi_p + log10_boost, lm.bi_p), lm.bi_bo,
+        lm.tri_u, lm.tri_v, lm.tri_w, np.where(on[lm.tri_w], lm.tri_p + log10_boost, lm.tri_p),
+    )  # fmt: skip
