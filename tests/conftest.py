@@ -9,6 +9,7 @@ import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -78,6 +79,17 @@ def wait_until_up(url: str, timeout: float = 60.0, proc: subprocess.Popen[bytes]
         except httpx.HTTPError:
             time.sleep(0.1)
     raise RuntimeError(f"server at {url} did not come up")
+
+
+def wait_status(stt: Any, cid: str, statuses: set[str], timeout: float = 30) -> dict[str, Any]:
+    """Poll a custom model through the SDK until its status is one of `statuses`."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        model = stt.get_language_model(cid).get_result()
+        if model["status"] in statuses:
+            return dict(model)
+        time.sleep(0.05)
+    raise AssertionError(f"model stayed {model['status']}")
 
 
 def start_real_server(data_dir: Path, port: int) -> subprocess.Popen[bytes]:

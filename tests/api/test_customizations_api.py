@@ -11,20 +11,10 @@ from ibm_cloud_sdk_core import ApiException
 from ibm_watson import SpeechToTextV1
 
 from tests.api.test_recognize_api import CLIP, assert_watson_error, sdk
-from tests.conftest import LiveServer
+from tests.conftest import LiveServer, wait_status
 
 PG = "en-US_BroadbandModel"
 NG = "en-US_Multimedia"
-
-
-def wait_status(stt: SpeechToTextV1, cid: str, statuses: set[str], timeout: float = 30) -> dict:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        model = stt.get_language_model(cid).get_result()
-        if model["status"] in statuses:
-            return model
-        time.sleep(0.05)
-    raise AssertionError(f"model stayed {model['status']}")
 
 
 def api_error(fn, status: int) -> str:  # type: ignore[no-untyped-def]

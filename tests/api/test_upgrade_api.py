@@ -8,9 +8,9 @@ from pathlib import Path
 
 from ibm_watson import SpeechToTextV1
 
-from tests.api.test_customizations_api import PG, api_error, wait_status
+from tests.api.test_customizations_api import PG, api_error
 from tests.api.test_recognize_api import sdk
-from tests.conftest import LiveServer
+from tests.conftest import LiveServer, wait_status
 
 
 def install_v2(server: LiveServer, tmp_path: Path) -> str:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import json
 import shutil
 import signal
@@ -17,7 +18,7 @@ from ibm_cloud_sdk_core.authenticators import BasicAuthenticator
 from ibm_watson import SpeechToTextV1
 
 from parlance.engines import pocketsphinx, whisper
-from tests.conftest import LiveServer, free_port, start_real_server, wait_until_up
+from tests.conftest import LiveServer, free_port, start_real_server, wait_status, wait_until_up
 
 pytestmark = pytest.mark.slow
 FINANCE = Path(__file__).resolve().parents[3] / "shared" / "testdata" / "finance"
@@ -63,14 +64,7 @@ def sdk(url: str, apikey: str) -> SpeechToTextV1:
     return stt
 
 
-def wait(stt: SpeechToTextV1, cid: str, statuses: set[str], timeout: float = 120) -> dict:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        model = stt.get_language_model(cid).get_result()
-        if model["status"] in statuses:
-            return model
-        time.sleep(0.2)
-    raise AssertionError(f"status stayed {model['status']}")
+wait = functools.partial(wait_status, timeout=120)  # real training and upgrades take seconds
 
 
 def trained_model(stt: SpeechToTextV1, base: str, name: str) -> str:
