@@ -5,7 +5,9 @@ from __future__ import annotations
 import json
 import re
 import shutil
+from collections.abc import Callable
 from datetime import datetime
+from http import HTTPStatus
 from pathlib import Path
 from typing import Any
 
@@ -31,13 +33,13 @@ def iso(ts: datetime) -> str:
 
 def stored_error(message: str, status: int = 400) -> str:
     """Errors kept inside resources are stringified Watson error bodies, as Watson stores them."""
-    from http import HTTPStatus
-
     return json.dumps({"code": status, "code_description": HTTPStatus(status).phrase, "error": message})
 
 
 class CustomModels:
-    def __init__(self, settings: Settings, db: Database, catalog: Catalog, jobs: JobRunner, generation) -> None:  # type: ignore[no-untyped-def]
+    def __init__(
+        self, settings: Settings, db: Database, catalog: Catalog, jobs: JobRunner, generation: Callable[[str], str]
+    ) -> None:
         self.settings = settings
         self.db = db
         self.catalog = catalog
@@ -215,12 +217,11 @@ class CustomModels:
     @staticmethod
     def _invalid_resources(s: Session, cid: str) -> list[dict[str, str]]:
         out = []
-        bad_corpora = s.scalars(
-            select(Corpus.name).where(Corpus.model_id == cid, Corpus.status == "undetermined", Corpus.kind == "corpus")
+        undetermined = s.execute(
+            select(Corpus.kind, Corpus.name).where(Corpus.model_id == cid, Corpus.status == "undetermined")
         ).all()
-        bad_grammars = s.scalars(
-            select(Corpus.name).where(Corpus.model_id == cid, Corpus.status == "undetermined", Corpus.kind == "grammar")
-        ).all()
+        bad_corpora = [name for kind, name in undetermined if kind == "corpus"]
+        bad_grammars = [name for kind, name in undetermined if kind == "grammar"]
         # JSON columns store None as JSON null, so test for errors in Python, not with IS NULL.
         bad_words = [w.word for w in s.scalars(select(CustomWord).where(CustomWord.model_id == cid)) if w.error]
         for code, kind, names in (
