@@ -98,3 +98,31 @@ def test_concurrent_calls_match_sequential(model: whisper.WhisperModel) -> None:
         [a.transcript for a in alts] for alts in sequential
     ]
     assert [alts[0].words for alts in concurrent] == [alts[0].words for alts in sequential]
+
+
+CARDS = "/usr/share/pocketsphinx/test/data/cards"
+CARDS_GRAMMAR = """#ABNF 1.0;
+root $cards;
+public $cards = $card <1-3> | $rank $card | $rank $rank;
+$card = $rank [of] $suit;
+$suit = clubs | hearts | diamonds | spades;
+$rank = ace | two | three | four | five | six | seven | eight | nine | ten | jack | queen | king;
+"""
+CARDS_TEXT = {"001": "ten of clubs", "002": "four queen of clubs", "004": "five five"}
+
+
+@pytest.mark.parametrize("clip", sorted(CARDS_TEXT))
+def test_grammar_prompt_and_score_on_real_speech(model: whisper.WhisperModel, clip: str) -> None:
+    from parlance.customization.srgs import compile_grammar
+    from parlance.engines import grammar_select
+
+    audio = read_wav(f"{CARDS}/{clip}.wav")
+    prompt = grammar_select.prompt_text(compile_grammar(CARDS_GRAMMAR, "application/srgs"))
+    # Prompted with grammar sentences, Whisper writes the words the grammar has ("five five", not "55").
+    hypotheses = model.transcribe(audio, DecodeOptions(max_alternatives=8, prompt=prompt))
+    assert CARDS_TEXT[clip] in {a.transcript for a in hypotheses}
+    # Teacher-forced scores rank the spoken sentence above the other clips' sentences.
+    sentences = sorted(set(CARDS_TEXT.values()))
+    scores = model.score(audio, sentences, prompt=prompt)
+    assert sentences[int(np.argmax(scores))] == CARDS_TEXT[clip]
+    assert model.score(audio, sentences) != scores  # the prompt is part of the score

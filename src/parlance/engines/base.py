@@ -61,6 +61,7 @@ class DecodeOptions:
     max_alternatives: int = 1
     custom: CustomModel | None = None
     grammar: Path | None = None  # compiled grammar artifact (engine-specific format)
+    prompt: str | None = None  # text the decoding is conditioned on (engines that take a prompt)
 
 
 @dataclass(frozen=True)

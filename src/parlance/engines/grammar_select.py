@@ -1,14 +1,20 @@
 """Grammar-constrained results for engines that cannot decode with a grammar (Whisper).
 
-The engine proposes an n-best list. Candidates are the hypotheses the grammar accepts, the grammar
-sentences nearest to the top hypotheses, and, for small grammars, every sentence. With an engine that
-can score a sentence against the audio (`score`), the best-scoring candidate wins if it fits well
-enough; otherwise the best accepted hypothesis, or a close-enough nearest sentence. Never a phrase
-outside the grammar, and no guess when the audio does not fit: then the result is empty.
+The engine proposes an n-best list, decoding with sample sentences of the grammar as its prompt
+(`prompt_text`), so that it writes the way the grammar does ("five oh" rather than "5-0"). Candidates
+are the hypotheses the grammar accepts, the grammar sentences nearest to the top hypotheses, and,
+for small grammars, every sentence. With an engine that can score a sentence against the audio
+(`score`), the best-scoring candidate wins if it fits well enough; otherwise the best accepted
+hypothesis, or a close-enough nearest sentence. Never a phrase outside the grammar, and no guess when
+the audio does not fit: then the result is empty.
+
+Measured on bench/grammars.py (30 sentences x 3 voices, en-US_Multimedia): without the prompt the
+right sentence was among the candidates for 67 of 90 utterances, with it for 88.
 """
 
 from __future__ import annotations
 
+import random
 from collections.abc import Callable
 from difflib import SequenceMatcher
 from functools import lru_cache
@@ -21,10 +27,16 @@ from parlance.engines.base import Alternative, Word
 Scorer = Callable[[list[str]], list[float]]  # sentences -> mean token log-probability given the audio
 
 N_BEST = 8  # hypotheses requested from the engine when a grammar constrains the result
-NEAREST_FROM = 3  # the top hypotheses are mapped to their nearest grammar sentence
+PROMPT_SENTENCES = 12  # sample sentences in the decoding prompt
 SMALL_GRAMMAR = 40  # grammars with at most this many sentences have all of them scored
 MIN_SIMILARITY = 0.75  # without a scorer: spelling similarity a nearest sentence needs ("cancelled"~"cancel")
-MIN_SCORE = -6.0  # with a scorer: the winner's mean token log-probability must reach this
+# With a scorer, a sentence fits when its score (mean token log-probability, see WhisperModel.score)
+# reaches MIN_SCORE and is within MAX_MARGIN of the score of what the engine heard unconstrained (its
+# top hypothesis). Measured with en-US_Multimedia on 45 in-grammar utterances of bench/grammars.py
+# (3 voices) and 30 out-of-grammar ones (5 phrases x 2 voices x 3 grammars): the winner scored
+# -2.73 .. -0.23 in grammar and -8.54 .. -3.44 outside it; margins 0 .. 1.96 and 2.71 .. 7.85.
+MIN_SCORE = -3.2
+MAX_MARGIN = 2.4
 # Spoken forms one written form stands for: Whisper writes "0" for both "zero" and "oh".
 SAME_WRITING = {"zero": ("oh",), "oh": ("zero",)}
 MAX_VARIANTS = 16
@@ -36,6 +48,13 @@ def variants(sentence: str, grammar: Grammar) -> list[str]:
     for word in sentence.split():
         out = [v + [w] for v in out for w in (word, *SAME_WRITING.get(word, ()))][:MAX_VARIANTS]
     return [" ".join(v) for v in out if grammar.accepts(v)]
+
+
+def prompt_text(grammar: Grammar) -> str:
+    """Sample sentences of the grammar (fixed seed, garbage left out), as a comma-separated text."""
+    sentences = grammar.sample(random.Random(0), PROMPT_SENTENCES)
+    kept = dict.fromkeys(" ".join(w for w in s if w != GARBAGE) for s in sentences)
+    return ", ".join(s for s in kept if s) + "."
 
 
 @lru_cache(maxsize=64)
@@ -81,13 +100,13 @@ def select(
 ) -> list[Alternative]:
     accepted: dict[str, Alternative] = {}
     nearest: dict[str, tuple[float, Alternative]] = {}  # sentence -> (spelling similarity, hypothesis)
-    for rank, alt in enumerate(alternatives):
+    for alt in alternatives:
         words = spoken_words(alt.transcript)
         if not words:
             continue
         if grammar.accepts(words):
             accepted.setdefault(" ".join(words), alt)
-        elif rank < NEAREST_FROM:
+        else:
             sentence, _ = grammar.closest(words)
             # Compare spellings without spaces: a near-homophone split or inflected by the engine counts.
             similarity = SequenceMatcher(None, "".join(words), "".join(sentence)).ratio()
@@ -116,12 +135,13 @@ def _by_score(
     candidates = list(dict.fromkeys([*found, *small_language(grammar)]))
     if not candidates:
         return []
-    ranked = sorted(zip(scorer(candidates), candidates, strict=True), reverse=True)
-    if ranked[0][0] < MIN_SCORE:
-        return []
+    heard = " ".join(spoken_words(top.transcript))
+    scores = scorer([*candidates, heard] if heard else candidates)
+    floor = max(MIN_SCORE, scores.pop() - MAX_MARGIN) if heard else MIN_SCORE
+    ranked = sorted(zip(scores, candidates, strict=True), reverse=True)
     out = []
     for score, sentence in ranked[:max_alternatives]:
-        if score < MIN_SCORE:
+        if score < floor:
             break
         source = accepted.get(sentence) or (nearest[sentence][1] if sentence in nearest else top)
         out.append(_retimed(sentence.split(), source, round(min(1.0, 2.718281828**score), 3)))

@@ -78,6 +78,11 @@ _DEFAULT_RELEASE_DATE = "2026-06-06"
 DEFAULT_FILES = {"hmm": "en-us", "dict": "cmudict-en-us.dict", "lm": "en-us.lm.bin"}
 # maxhmmpf 3000 decodes about 1.6x faster than the default (30000) at the same WER on LibriVox.
 DEFAULT_DECODER = {"maxhmmpf": 3000}
+# Grammar (FSG) decoding: a stronger word insertion penalty and likelier silence stop a digit from
+# being added at the end of a digit string ("five oh" -> "five oh eight"). On bench/grammars.py's
+# sentences sentence accuracy went from 76.7% to 81.1% (flite voices 54 -> 58 of 60), and on 60
+# other sentences (another seed) from 73.3% to 80.0%.
+GRAMMAR_DECODER = {"wip": 0.2, "silprob": 0.1}
 DITHER = 1.0  # amplitude (in 16-bit steps) of the deterministic dither added before decoding
 DEFAULT_WEIGHT = 0.3  # Watson's previous-generation default customization_weight
 USER_WORD_BOOST = 1.5  # log10 bias of words-resource words in the custom LM (see module docstring)
@@ -226,6 +231,7 @@ class PocketSphinxModel:
         config: dict[str, Any] = {"hmm": str(self.files["hmm"]), "dict": dict_path, "loglevel": "FATAL"}
         config.update(self.decoder_options)
         if grammar:
+            config.update(GRAMMAR_DECODER)
             config["lm"] = None
             config["fsg" if grammar.endswith(".fsg") else "jsgf"] = grammar
         else:

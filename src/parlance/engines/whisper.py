@@ -135,12 +135,12 @@ class WhisperModel:
         weight = options.custom.weight if options.custom is not None else 0.0
         window = WINDOW_SECONDS * SAMPLE_RATE
         if audio.size <= window:
-            return self._window(audio, options.max_alternatives, bias, weight)
+            return self._window(audio, options.max_alternatives, bias, weight, options.prompt)
         # Longer than one window (the service should not send this): decode 30 s windows in turn,
         # cut blindly (a word on a boundary may be split), one alternative.
         words: list[Word] = []
         for start in range(0, audio.size, window):
-            alts = self._window(audio[start : start + window], 1, bias, weight)
+            alts = self._window(audio[start : start + window], 1, bias, weight, options.prompt)
             if alts:
                 offset = start / SAMPLE_RATE
                 words += [
@@ -161,27 +161,44 @@ class WhisperModel:
         segment[:, :num_frames] = features[:, :num_frames]
         return self._fw.encode(segment), num_frames
 
-    def score(self, audio: np.ndarray, sentences: list[str]) -> list[float]:
-        """Mean log-probability of each sentence's tokens (and end of text) given the audio, by teacher
-        forcing: how well grammar candidates fit, since Whisper cannot decode with a grammar."""
+    def score(self, audio: np.ndarray, sentences: list[str], prompt: str | None = None) -> list[float]:
+        """How well each sentence fits the audio, by teacher forcing (CTranslate2 `align`): the mean
+        token log-probability of the sentence written as Whisper writes one ("Five oh eight."; the
+        full stop stands in for end of text, which `align` does not score), averaged over a decode
+        conditioned on `prompt` and one without. Whisper cannot decode with a grammar; this ranks its
+        candidates. The average of both beat either alone on the grammar benchmark (bench/grammars.py:
+        86 vs 84 of 90 sentences with the prompt only, 82 without it)."""
         if not sentences:
             return []
         encoded, num_frames = self._encode(np.asarray(audio, dtype=np.float32).reshape(-1))
+        starts = [self._sot_sequence + [self._no_timestamps]]
+        if prompt:
+            starts.append([self._sot_prev, *self._prompt_tokens(prompt), *starts[0]])
         scores = []
         for sentence in sentences:  # align() takes one text per encoded window
-            (result,) = self._ct2.align(encoded, self._sot_sequence, [self.encode_text(" " + sentence)], num_frames)
-            scores.append(float(np.mean(np.log(np.maximum(result.text_token_probs, 1e-12)))))
+            tokens = self.encode_text(" " + sentence[:1].upper() + sentence[1:] + ".")
+            means = []
+            for start in starts:
+                (result,) = self._ct2.align(encoded, start, [tokens], num_frames)
+                means.append(float(np.mean(np.log(np.maximum(result.text_token_probs, 1e-12)))))
+            scores.append(float(np.mean(means)))
         return scores
 
+    def _prompt_tokens(self, prompt: str) -> list[int]:
+        return self.encode_text(" " + prompt.strip())[-PROMPT_BUDGET:]
+
     def _window(
-        self, audio: np.ndarray, n_alternatives: int, bias: WhisperBias | None, weight: float
+        self, audio: np.ndarray, n_alternatives: int, bias: WhisperBias | None, weight: float, text: str | None = None
     ) -> list[Alternative]:
         encoded, num_frames = self._encode(audio)
 
         n_best = min(MAX_HYPOTHESES, max(n_alternatives, self.beam_size if bias is not None else 1))
         prompt = bias.prompt_tokens[-PROMPT_BUDGET:] if bias is not None and bias.prompt_tokens else None
+        if text:  # a request's own prompt (grammar sentences) replaces the custom model's
+            prompt = self._prompt_tokens(text)
+        # No retry without a request's prompt: its caller (grammar selection) judges the fit itself.
         hyps, no_speech = self._generate(encoded, prompt, n_best, bias)
-        if hyps and prompt and self._hallucinated(hyps[0], no_speech):
+        if hyps and prompt and not text and self._hallucinated(hyps[0], no_speech):
             # A prompt can talk Whisper into reciting custom words over silence or noise: trust the
             # audio, and decode without the prompt to check it.
             hyps, no_speech = self._generate(encoded, None, n_best, bias)

@@ -157,15 +157,19 @@ class RecognitionService:
         grammar = None
         if resolved.grammar:
             # Every engine's result is checked against the grammar (PocketSphinx returns a partial path
-            # when no final state is reached); engines without grammar decoding propose an n-best list.
+            # when no final state is reached); engines without grammar decoding propose an n-best list,
+            # prompted with sentences of the grammar.
             grammar = grammar_select.load_grammar(resolved.grammar.with_suffix(".json"))
             if not getattr(self.pool.engine(resolved.version), "native_grammars", False):
-                options = DecodeOptions(max_alternatives=max(wanted, grammar_select.N_BEST), custom=resolved.custom)
+                n_best, prompt = max(wanted, grammar_select.N_BEST), grammar_select.prompt_text(grammar)
+                options = DecodeOptions(max_alternatives=n_best, custom=resolved.custom, prompt=prompt)
         results = []
         for i, seg in enumerate(segments):
             alternatives = model.transcribe(seg.samples, options)
             if grammar is not None:
-                scorer = functools.partial(model.score, seg.samples) if hasattr(model, "score") else None
+                scorer = None
+                if hasattr(model, "score"):
+                    scorer = functools.partial(model.score, seg.samples, prompt=options.prompt)
                 alternatives = grammar_select.select(alternatives, grammar, wanted, scorer)
             if not alternatives or not alternatives[0].transcript.strip():
                 continue
