@@ -111,8 +111,10 @@ def main() -> None:
         if (m := re.fullmatch(r"<s>\s*(.*?)\s*</s>\s*\((\d+)\)", line.strip()))
     }
     lines = [
-        "| model | " + " | ".join(f"{v} voice" for v in VOICES) + " | all synthesized | cards (real speech) |",
-        "|---|" + "---|" * (len(VOICES) + 2),
+        "| model | "
+        + " | ".join(f"{v} voice" for v in VOICES)
+        + " | all synthesized | cards (real speech) | s / utterance |",
+        "|---|" + "---|" * (len(VOICES) + 3),
     ]
     with tempfile.TemporaryDirectory() as data:
         svc = Services.build(Settings(data_dir=Path(data), auth=False))
@@ -122,11 +124,13 @@ def main() -> None:
             for base in args.models:
                 cid = trained(svc, owner, base)
                 right: dict[str, int] = defaultdict(int)
-                outside = 0
+                outside, seconds = 0, 0.0
                 for voice in VOICES:
                     for grammar, text in items:
                         audio = synth(args.testdata / "synth.sh", args.cache, voice, text)
+                        started = time.perf_counter()
                         got = recognize(svc, owner, base, cid, grammar, audio)
+                        seconds += time.perf_counter() - started
                         right[voice] += got == text
                         if args.verbose and got != text:
                             print(f"  {base} {voice} {grammar}: {text!r} -> {got!r}", flush=True)
@@ -139,7 +143,8 @@ def main() -> None:
                 cells = [f"{right[v] / n:.1%} ({right[v]}/{n})" for v in VOICES]
                 total = sum(right.values())
                 lines.append(
-                    f"| {base} | " + " | ".join(cells) + f" | {total / (n * len(VOICES)):.1%} | {real}/{len(cards)} |"
+                    f"| {base} | " + " | ".join(cells) + f" | {total / (n * len(VOICES)):.1%} | {real}/{len(cards)} "
+                    f"| {seconds / (n * len(VOICES)):.2f} |"
                 )
                 print(lines[-1], f"(phrases outside the grammar: {outside})", flush=True)
         finally:

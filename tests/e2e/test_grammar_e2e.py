@@ -100,10 +100,10 @@ def test_cards_real_speech(grammar_model) -> None:  # type: ignore[no-untyped-de
 @pytest.mark.parametrize("voice", ["slt", "rms", "en"])
 def test_digits_and_commands_synthesized(grammar_model, voice: str, tmp_path_factory) -> None:  # type: ignore[no-untyped-def]
     stt, base, cid = grammar_model
-    if voice == "en":
-        # Both engines do poorly on espeak-ng's robotic speech (PocketSphinx 82% WER without a grammar);
-        # bench/grammars.py reports that voice's grammar accuracy instead of a test pretending it holds.
-        pytest.skip("espeak-ng voice: measured in bench/grammars.py, below the flite voices")
+    if voice == "en" and base == "en-US_BroadbandModel":
+        # PocketSphinx's acoustic model does poorly on espeak-ng's robotic speech (82% WER without a
+        # grammar); bench/grammars.py reports that voice's grammar accuracy instead.
+        pytest.skip("espeak-ng voice on PocketSphinx: measured in bench/grammars.py, below the flite voices")
     tmp = tmp_path_factory.getbasetemp()
     for text in ("one two three four", "nine oh five", "seven"):
         audio = synth(tmp, voice, text)
@@ -118,8 +118,14 @@ def test_out_of_grammar_never_yields_a_phrase_outside(grammar_model, tmp_path_fa
     tmp = tmp_path_factory.getbasetemp()
     digits = compile_grammar(DIGITS, "application/srgs")
     for text in ("the weather is lovely in the spring", "please send the quarterly report"):
-        got = recognize(stt, synth(tmp, "slt", text), base, cid, "digits")
+        result = stt.recognize(
+            synth(tmp, "slt", text), content_type="audio/wav", model=base, language_customization_id=cid,
+            grammar_name="digits",
+        ).get_result()  # fmt: skip
+        got = " ".join(r["alternatives"][0]["transcript"].strip() for r in result["results"])
         assert got == "" or digits.accepts(got.split()), got
+        if base == "en-US_Multimedia":  # selection among candidates can tell that nothing fits
+            assert got == "" and "matched the audio well enough" in " ".join(result["warnings"]), result
 
 
 def test_grammar_errors(grammar_model, real_server: LiveServer) -> None:  # type: ignore[no-untyped-def]
