@@ -8,8 +8,8 @@ for small grammars, every sentence. With an engine that can score a sentence aga
 hypothesis, or a close-enough nearest sentence. Never a phrase outside the grammar, and no guess when
 the audio does not fit: then the result is empty.
 
-Measured on bench/grammars.py (30 sentences x 3 voices, en-US_Multimedia): without the prompt the
-right sentence was among the candidates for 67 of 90 utterances, with it for 88.
+In a trial on bench/grammars.py's utterances (30 sentences x 3 voices, en-US_Multimedia) the right
+sentence was among the candidates for 67 of 90 without the prompt, for 88 with it.
 """
 
 from __future__ import annotations

@@ -81,7 +81,7 @@ DEFAULT_DECODER = {"maxhmmpf": 3000}
 # Grammar (FSG) decoding: a stronger word insertion penalty and likelier silence stop a digit from
 # being added at the end of a digit string ("five oh" -> "five oh eight"). On bench/grammars.py's
 # sentences sentence accuracy went from 76.7% to 81.1% (flite voices 54 -> 58 of 60), and on 60
-# other sentences (another seed) from 73.3% to 80.0%.
+# other utterances (another seed) from 73.3% to 80.0%.
 GRAMMAR_DECODER = {"wip": 0.2, "silprob": 0.1}
 DITHER = 1.0  # amplitude (in 16-bit steps) of the deterministic dither added before decoding
 DEFAULT_WEIGHT = 0.3  # Watson's previous-generation default customization_weight

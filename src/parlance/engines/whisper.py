@@ -166,8 +166,8 @@ class WhisperModel:
         token log-probability of the sentence written as Whisper writes one ("Five oh eight."; the
         full stop stands in for end of text, which `align` does not score), averaged over a decode
         conditioned on `prompt` and one without. Whisper cannot decode with a grammar; this ranks its
-        candidates. The average of both beat either alone on the grammar benchmark (bench/grammars.py:
-        86 vs 84 of 90 sentences with the prompt only, 82 without it)."""
+        candidates. In a trial on bench/grammars.py's 90 utterances the average picked the right sentence
+        86 times, the prompted score alone 84, the unprompted one 82."""
         if not sentences:
             return []
         encoded, num_frames = self._encode(np.asarray(audio, dtype=np.float32).reshape(-1))
