@@ -130,6 +130,18 @@ def test_builtin_version_comes_from_the_wheel() -> None:
     assert builtin_version() == version  # deterministic, computed once
 
 
+def test_grammar_decoder_settings_and_a_versions_own_win(engine) -> None:
+    from parlance.engines.pocketsphinx import GRAMMAR_DECODER
+
+    default = engine.load(builtin_version())
+    assert default.grammar_decoder_options["wip"] == GRAMMAR_DECODER["wip"]
+    assert "wip" not in default.decoder_options  # LM decoding keeps PocketSphinx's default
+    version = builtin_version()
+    tuned = engine.load(replace(version, options={**version.options, "decoder": {"wip": 0.5, "maxhmmpf": 5000}}))
+    assert tuned.grammar_decoder_options["wip"] == 0.5 and tuned.grammar_decoder_options["maxhmmpf"] == 5000
+    assert tuned.grammar_decoder_options["silprob"] == GRAMMAR_DECODER["silprob"]
+
+
 def test_vocabulary_and_oov_words(engine) -> None:
     version = builtin_version()
     assert engine.in_vocabulary(version, "board") and engine.in_vocabulary(version, "Bitcoin")

@@ -217,7 +217,9 @@ class PocketSphinxModel:
         for key, path in self.files.items():
             if not path.exists():
                 raise EngineFailure(f"Model file missing for {version.version}: {path} ({key})")
-        self.decoder_options = {**DEFAULT_DECODER, **dict(version.options.get("decoder", {}))}
+        manifest = dict(version.options.get("decoder", {}))  # a version's own settings win
+        self.decoder_options = {**DEFAULT_DECODER, **manifest}
+        self.grammar_decoder_options = {**DEFAULT_DECODER, **GRAMMAR_DECODER, **manifest}
         self._pools: OrderedDict[tuple[str, str, str], _DecoderPool] = OrderedDict()
         self._lock = threading.Lock()
         self._reweighted: dict[tuple[str, float], Path] = {}
@@ -229,9 +231,8 @@ class PocketSphinxModel:
         from pocketsphinx import Decoder
 
         config: dict[str, Any] = {"hmm": str(self.files["hmm"]), "dict": dict_path, "loglevel": "FATAL"}
-        config.update(self.decoder_options)
+        config.update(self.grammar_decoder_options if grammar else self.decoder_options)
         if grammar:
-            config.update(GRAMMAR_DECODER)
             config["lm"] = None
             config["fsg" if grammar.endswith(".fsg") else "jsgf"] = grammar
         else:

@@ -188,17 +188,22 @@ class WhisperModel:
         return self.encode_text(" " + prompt.strip())[-PROMPT_BUDGET:]
 
     def _window(
-        self, audio: np.ndarray, n_alternatives: int, bias: WhisperBias | None, weight: float, text: str | None = None
+        self,
+        audio: np.ndarray,
+        n_alternatives: int,
+        bias: WhisperBias | None,
+        weight: float,
+        request_prompt: str | None = None,
     ) -> list[Alternative]:
         encoded, num_frames = self._encode(audio)
 
         n_best = min(MAX_HYPOTHESES, max(n_alternatives, self.beam_size if bias is not None else 1))
         prompt = bias.prompt_tokens[-PROMPT_BUDGET:] if bias is not None and bias.prompt_tokens else None
-        if text:  # a request's own prompt (grammar sentences) replaces the custom model's
-            prompt = self._prompt_tokens(text)
+        if request_prompt:  # a request's own prompt (grammar sentences) replaces the custom model's
+            prompt = self._prompt_tokens(request_prompt)
         # No retry without a request's prompt: its caller (grammar selection) judges the fit itself.
         hyps, no_speech = self._generate(encoded, prompt, n_best, bias)
-        if hyps and prompt and not text and self._hallucinated(hyps[0], no_speech):
+        if hyps and prompt and not request_prompt and self._hallucinated(hyps[0], no_speech):
             # A prompt can talk Whisper into reciting custom words over silence or noise: trust the
             # audio, and decode without the prompt to check it.
             hyps, no_speech = self._generate(encoded, None, n_best, bias)
