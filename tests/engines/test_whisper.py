@@ -126,3 +126,17 @@ def test_grammar_prompt_and_score_on_real_speech(model: whisper.WhisperModel, cl
     scores = model.score(audio, sentences, prompt=prompt)
     assert sentences[int(np.argmax(scores))] == CARDS_TEXT[clip]
     assert model.score(audio, sentences) != scores  # the prompt is part of the score
+
+
+def test_scoring_reuses_the_encoding_of_the_decoded_audio(model: whisper.WhisperModel, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    audio = read_wav(f"{CARDS}/004.wav") * np.float32(0.9)  # content no other test has had encoded
+    calls: list[int] = []
+    encode = model._fw.encode
+    monkeypatch.setattr(model._fw, "encode", lambda features: calls.append(1) or encode(features))
+    first = model.transcribe(audio, DecodeOptions(max_alternatives=8))
+    scores = model.score(audio, ["five five", "ten of clubs"])
+    assert len(calls) == 1  # one encoder pass for decode and scoring
+    model.score(audio[:-1600], ["five five"])
+    assert len(calls) == 2  # other audio is encoded afresh
+    assert model.transcribe(audio, DecodeOptions(max_alternatives=8)) == first
+    assert model.score(audio, ["five five", "ten of clubs"]) == scores
