@@ -214,6 +214,23 @@ def test_grammar_decoding(model, librivox, tmp_path: Path) -> None:
         model.transcribe(librivox[4][0], DecodeOptions(grammar=broken))
 
 
+@pytest.mark.slow
+@needs_finance
+def test_grammar_result_reaches_the_end_of_the_grammar(model, tmp_path: Path) -> None:
+    """The Viterbi path, not the FSG lattice's best path: with the lattice these espeak-ng utterances
+    came back cut short ("lady of diamonds" -> "lady of", cmusphinx/pocketsphinx#318)."""
+    grammar = tmp_path / "cards.gram"
+    grammar.write_text(
+        "#JSGF V1.0;\ngrammar cards;\npublic <cards> = <card> <card> * | <rank> <card> | <rank> <rank>;\n"
+        "<card> = <rank> [of] (clubs | hearts | diamonds | spades);\n"
+        "<rank> = ace | two | three | four | five | six | seven | eight | nine | ten | jack | queen | king | lady;\n"
+    )
+    for sentence in ("lady of diamonds", "nine lady of clubs"):
+        wav = tmp_path / "utt.wav"
+        subprocess.run([str(TESTDATA / "synth.sh"), "en", str(wav), sentence], check=True, capture_output=True)
+        assert transcript(model, read_wav(wav), DecodeOptions(grammar=grammar)) == sentence
+
+
 # ---- customization --------------------------------------------------------------------------------
 
 
