@@ -214,21 +214,40 @@ def test_grammar_decoding(model, librivox, tmp_path: Path) -> None:
         model.transcribe(librivox[4][0], DecodeOptions(grammar=broken))
 
 
-@pytest.mark.slow
-@needs_finance
-def test_grammar_result_reaches_the_end_of_the_grammar(model, tmp_path: Path) -> None:
-    """The Viterbi path, not the FSG lattice's best path: with the lattice these espeak-ng utterances
-    came back cut short ("lady of diamonds" -> "lady of", cmusphinx/pocketsphinx#318)."""
-    grammar = tmp_path / "cards.gram"
+@pytest.fixture(scope="module")
+def cards_grammar(tmp_path_factory) -> Path:
+    grammar = tmp_path_factory.mktemp("grammar") / "cards.gram"
     grammar.write_text(
         "#JSGF V1.0;\ngrammar cards;\npublic <cards> = <card> <card> * | <rank> <card> | <rank> <rank>;\n"
         "<card> = <rank> [of] (clubs | hearts | diamonds | spades);\n"
         "<rank> = ace | two | three | four | five | six | seven | eight | nine | ten | jack | queen | king | lady;\n"
     )
+    return grammar
+
+
+def espeak(tmp_path: Path, sentence: str) -> np.ndarray:
+    wav = tmp_path / "utt.wav"
+    subprocess.run([str(TESTDATA / "synth.sh"), "en", str(wav), sentence], check=True, capture_output=True)
+    return read_wav(wav)
+
+
+@pytest.mark.slow
+@needs_finance
+def test_grammar_result_reaches_the_end_of_the_grammar(model, cards_grammar: Path, tmp_path: Path) -> None:
+    """The Viterbi path, not the FSG lattice's best path: with the lattice these espeak-ng utterances
+    came back cut short ("lady of diamonds" -> "lady of", cmusphinx/pocketsphinx#318)."""
     for sentence in ("lady of diamonds", "nine lady of clubs"):
-        wav = tmp_path / "utt.wav"
-        subprocess.run([str(TESTDATA / "synth.sh"), "en", str(wav), sentence], check=True, capture_output=True)
-        assert transcript(model, read_wav(wav), DecodeOptions(grammar=grammar)) == sentence
+        assert transcript(model, espeak(tmp_path, sentence), DecodeOptions(grammar=cards_grammar)) == sentence
+
+
+@pytest.mark.slow
+@needs_finance
+def test_grammar_alternatives_when_the_lattice_has_an_empty_entry(model, cards_grammar: Path, tmp_path: Path) -> None:
+    """The FSG lattice of this utterance yields an n-best entry without a path first (it raised)."""
+    options = DecodeOptions(max_alternatives=3, grammar=cards_grammar)
+    alternatives = model.transcribe(espeak(tmp_path, "six six"), options)
+    assert 1 <= len(alternatives) <= 3 and len({a.transcript for a in alternatives}) == len(alternatives)
+    assert all(a.transcript for a in alternatives)
 
 
 # ---- customization --------------------------------------------------------------------------------

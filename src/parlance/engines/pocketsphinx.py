@@ -334,6 +334,8 @@ class PocketSphinxModel:
         if n_best > 1:
             seen = {best.transcript}
             for nb in itertools.islice(decoder.nbest() or (), _NBEST_SCAN):
+                if nb is None or not nb.hypstr:  # an FSG lattice can yield entries without a path
+                    continue
                 tokens = [_clean(t) for t in nb.hypstr.split()]
                 text = " ".join(display.get(t, t) for t in tokens if t)
                 if not text or text in seen:
