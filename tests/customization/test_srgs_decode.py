@@ -74,3 +74,18 @@ def test_digits_fsg_decodes_synthesized_digit_strings(voice: str, tmp_path: Path
         assert grammar.accepts(hyp.split())  # the decoder never leaves the grammar
         exact += hyp == text
     assert exact >= 4  # slt: 4/5 ("four" heard as "five" once), rms: 5/5
+
+
+@pytest.mark.skipif(not (SYNTH.exists() and shutil.which("flite") and shutil.which("sox")), reason="needs flite, sox")
+@pytest.mark.parametrize("voice", ["slt", "rms"])
+def test_garbage_absorbs_words_around_a_command(voice: str, tmp_path: Path) -> None:
+    """$GARBAGE is an epsilon in the FSG; PocketSphinx's filler words take up the extra speech."""
+    grammar = compile_grammar(
+        "#ABNF 1.0;\nroot $cmd;\npublic $cmd = $GARBAGE (call | dial) (mom | dad | home | the office) $GARBAGE;\n",
+        ABNF,
+    )
+    dec = decoder(grammar, tmp_path, "cmd")
+    for spoken, command in (("please call mom now", "call mom"), ("um dial home", "dial home")):
+        wav = tmp_path / "utt.wav"
+        subprocess.run(["bash", str(SYNTH), voice, str(wav), spoken], check=True, capture_output=True)
+        assert decode(dec, wav) == command
