@@ -84,7 +84,7 @@ DEFAULT_DECODER = {"maxhmmpf": 3000}
 # other utterances (another seed) from 73.3% to 80.0%. Without `bestpath` the result is the Viterbi
 # path: the lattice PocketSphinx builds from an FSG search often loses the path to the final state, so
 # the result was a partial sentence ("lady of diamonds" -> "lady of"; cmusphinx/pocketsphinx#318).
-# That took the same sentences from 81.1% to 85.6% and the other seed's from 80.0% to 85.0%; word
+# That took the same sentences from 81.1% to 85.6% and the 60 other ones from 80.0% to 85.0%; word
 # confidences are then PocketSphinx's segment scores rather than lattice posteriors.
 GRAMMAR_DECODER = {"wip": 0.2, "silprob": 0.1, "bestpath": False}
 DITHER = 1.0  # amplitude (in 16-bit steps) of the deterministic dither added before decoding
