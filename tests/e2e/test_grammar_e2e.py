@@ -129,6 +129,20 @@ def test_out_of_grammar_never_yields_a_phrase_outside(grammar_model, tmp_path_fa
             assert got == "" and "matched the audio well enough" in " ".join(result["warnings"]), result
 
 
+def test_alternatives_are_all_in_the_grammar(grammar_model, tmp_path_factory) -> None:  # type: ignore[no-untyped-def]
+    stt, base, cid = grammar_model
+    cards = compile_grammar(CARDS_ABNF, "application/srgs")
+    # espeak-ng "six six": PocketSphinx's n-best list for it starts with an entry without a path (it gave a 500)
+    for audio in (synth(tmp_path_factory.getbasetemp(), "en", "six six"), (CARDS / "001.wav").read_bytes()):
+        result = stt.recognize(
+            audio, content_type="audio/wav", model=base, language_customization_id=cid, grammar_name="cards",
+            max_alternatives=3,
+        ).get_result()  # fmt: skip
+        alternatives = [a["transcript"].strip() for r in result["results"] for a in r["alternatives"]]
+        assert all(cards.accepts(a.split()) for a in alternatives), alternatives
+        assert len(alternatives) == len(set(alternatives)) and len(result["results"]) <= 1
+
+
 def test_grammar_errors(grammar_model, real_server: LiveServer) -> None:  # type: ignore[no-untyped-def]
     stt, base, cid = grammar_model
     url = f"{real_server.url}/v1/customizations/{cid}/grammars/bad"
