@@ -13,6 +13,7 @@ from ibm_watson import SpeechToTextV1
 
 from parlance.customization.whisper_eval import librivox_samples, normalize
 from tests.conftest import LiveServer
+from tests.e2e.test_upgrade_e2e import FINANCE
 
 pytestmark = pytest.mark.slow
 PG, NG = "en-US_BroadbandModel", "en-US_Multimedia"
@@ -88,3 +89,22 @@ def test_eight_concurrent_recognitions(real_server: LiveServer) -> None:
     assert len(results) == 8
     for sample_id, text in results:
         assert text == expected[sample_id]
+
+
+@pytest.mark.parametrize("model", [NG, PG])
+def test_smart_formatting_shows_in_timestamps_too(real_server: LiveServer, model: str, tmp_path: Path) -> None:
+    wav = tmp_path / "total.wav"
+    spoken = "the total was twenty five dollars"
+    subprocess.run(["bash", str(FINANCE.parent / "synth.sh"), "rms", str(wav), spoken], check=True)
+    result = client(real_server).recognize(
+        wav.read_bytes(), content_type="audio/wav", model=model, smart_formatting=True, timestamps=True,
+        word_confidence=True,
+    ).get_result()  # fmt: skip
+    (best,) = [r["alternatives"][0] for r in result["results"]]
+    assert best["transcript"].split() == ["the", "total", "was", "25", "dollars"]
+    shown = best["transcript"].split()
+    assert [w for w, _, _ in best["timestamps"]] == [w for w, _ in best["word_confidence"]] == shown
+    starts = [s for _, s, _ in best["timestamps"]]
+    assert starts == sorted(starts)
+    (_, was_start, was_end), (_, start, end) = best["timestamps"][2:4]
+    assert end - start > was_end - was_start  # "25" spans "twenty five"

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from difflib import SequenceMatcher
 from typing import Any
 
 from text_to_num import alpha2digit
@@ -23,6 +24,36 @@ def smart_format(transcript: str) -> str:
 
 def censor(transcript: str) -> str:
     return " ".join("*" * len(w) if w.lower() in PROFANITY else w for w in transcript.split(" "))
+
+
+TimedWord = tuple[str, float, float, float]  # word, start, end, confidence
+
+
+def format_words(words: list[TimedWord], smart: bool, profanity: bool) -> list[TimedWord]:
+    """The timed words as the transcript shows them: smart-formatted tokens get the times of the
+    spoken words they replace ("twenty five" 1.0-1.6 -> "25" 1.0-1.6, with the lower confidence), and
+    profanity is masked here as in the transcript. The formatter rewrites text, so its tokens are
+    matched back to the spoken words by sequence alignment."""
+    if smart and words:
+        spoken = [w[0] for w in words]
+        tokens = smart_format(" ".join(spoken)).split()
+        timed: list[TimedWord] = []
+        matcher = SequenceMatcher(None, [w.lower() for w in spoken], [t.lower() for t in tokens], autojunk=False)
+        for op, i1, i2, j1, j2 in matcher.get_opcodes():
+            if op == "equal":
+                timed += [(tokens[j1 + k], *words[i1 + k][1:]) for k in range(i2 - i1)]
+            elif op in ("replace", "insert"):
+                # An inserted token ("%" on its own) takes the time of the word before it.
+                span = words[i1:i2] or [timed[-1] if timed else words[i1]]
+                n = j2 - j1
+                for k in range(n):  # spread the spoken span over the tokens that replace it
+                    lo = k * len(span) // n
+                    part = span[lo : max(lo + 1, (k + 1) * len(span) // n)]
+                    timed.append((tokens[j1 + k], part[0][1], part[-1][2], min(w[3] for w in part)))
+        words = timed
+    if profanity:
+        words = [(censor(w), s, e, c) for w, s, e, c in words]
+    return words
 
 
 def spot_keywords(

@@ -17,7 +17,7 @@ from parlance.engines.base import SAMPLE_RATE, Alternative, CustomModel, DecodeO
 from parlance.errors import BadRequest
 from parlance.services.catalog import Catalog
 from parlance.services.engine_pool import EnginePool
-from parlance.services.formatting import censor, smart_format, spot_keywords
+from parlance.services.formatting import censor, format_words, smart_format, spot_keywords
 
 DEFAULT_MODEL = "en-US_BroadbandModel"
 # Accepted for compatibility but not implemented: reported in `warnings`, never an error.
@@ -206,10 +206,11 @@ class RecognitionService:
         best = alternatives[0]
         words = [(w.text, round(w.start + offset, 2), round(w.end + offset, 2), w.confidence) for w in best.words]
         first: dict[str, Any] = {"transcript": text(best.transcript), "confidence": round(best.confidence, 3)}
+        shown = format_words(words, params.smart_formatting, params.profanity_filter)
         if params.timestamps:
-            first["timestamps"] = [[w, s, e] for w, s, e, _ in words]
+            first["timestamps"] = [[w, s, e] for w, s, e, _ in shown]
         if params.word_confidence:
-            first["word_confidence"] = [[w, round(c, 3)] for w, _, _, c in words]
+            first["word_confidence"] = [[w, round(c, 3)] for w, _, _, c in shown]
         result: dict[str, Any] = {
             "final": True,
             "alternatives": [first] + [{"transcript": text(a.transcript)} for a in alternatives[1:]],
