@@ -108,3 +108,21 @@ def test_smart_formatting_shows_in_timestamps_too(real_server: LiveServer, model
     assert starts == sorted(starts)
     (_, was_start, was_end), (_, start, end) = best["timestamps"][2:4]
     assert end - start > was_end - was_start  # "25" spans "twenty five"
+
+
+@pytest.mark.parametrize("model", [NG, PG])
+def test_redaction_masks_numbers_everywhere(real_server: LiveServer, model: str, tmp_path: Path) -> None:
+    wav = tmp_path / "account.wav"
+    spoken = "my account number is four one one two"
+    subprocess.run(["bash", str(FINANCE.parent / "synth.sh"), "rms", str(wav), spoken], check=True)
+    result = client(real_server).recognize(
+        wav.read_bytes(), content_type="audio/wav", model=model, redaction=True, timestamps=True,
+        word_confidence=True, max_alternatives=3, keywords=["account"], keywords_threshold=0.1,
+    ).get_result()  # fmt: skip
+    (res,) = result["results"]
+    (best,) = res["alternatives"]  # redaction forces max_alternatives=1 and ignores keywords
+    assert "keywords_result" not in res and "warnings" not in result, result
+    shown = best["transcript"].split()
+    assert shown[:4] == ["my", "account", "number", "is"]
+    assert all(set(t) == {"X"} for t in shown[4:]) and len("".join(shown[4:])) >= 3  # "XXXX" or "X X X X"
+    assert [w for w, _, _ in best["timestamps"]] == [w for w, _ in best["word_confidence"]] == shown

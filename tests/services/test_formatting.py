@@ -1,6 +1,6 @@
 from __future__ import annotations
 
-from parlance.services.formatting import censor, format_words, smart_format, spot_keywords
+from parlance.services.formatting import censor, format_transcript, format_words, redact, smart_format, spot_keywords
 
 
 def test_smart_format_numbers() -> None:
@@ -57,3 +57,18 @@ def test_formatted_words_match_the_formatted_transcript() -> None:
 def test_profanity_is_masked_in_timed_words() -> None:
     assert format_words(timed("well shit ok"), smart=False, profanity=True)[1] == ("****", 0.5, 0.9, 0.89)
     assert format_words(timed("well shit ok"), smart=False, profanity=False)[1][0] == "shit"
+
+
+def test_redaction_masks_numbers_of_three_or_more_digits() -> None:
+    assert redact("it costs 120 dollars at 3.5%") == "it costs XXX dollars at 3.5%"
+    assert redact("call 9 1 1 or 25") == "call X X X or 25"  # digits spoken one by one are one number
+    assert redact("the sum is 1,234.50.") == "the sum is X,XXX.XX."
+    assert format_transcript("my pin is four one one two shit", smart=False, profanity=True, redaction=True) == (
+        "my pin is X X X X ****"
+    )
+
+
+def test_redacted_timed_words() -> None:
+    shown = format_words(timed("it costs one hundred and twenty dollars"), smart=False, profanity=True, redaction=True)
+    assert [w for w, _, _, _ in shown] == ["it", "costs", "XXX", "dollars"]
+    assert shown[2][1:3] == (1.0, 2.9)

@@ -26,15 +26,34 @@ def censor(transcript: str) -> str:
     return " ".join("*" * len(w) if w.lower() in PROFANITY else w for w in transcript.split(" "))
 
 
+def redact(transcript: str) -> str:
+    """Watson's numeric redaction: every digit of a number with three or more digits becomes "X".
+    Digits spoken one by one come out of smart formatting spaced ("4 1 1 1"), so a run of numbers
+    separated by single spaces counts as one number."""
+
+    def mask(m: re.Match[str]) -> str:
+        run = m.group(0)
+        return re.sub(r"\d", "X", run) if sum(c.isdigit() for c in run) >= 3 else run
+
+    return re.sub(r"\d(?:[\d.,]*\d)?(?: \d(?:[\d.,]*\d)?)*", mask, transcript)
+
+
+def format_transcript(transcript: str, smart: bool, profanity: bool, redaction: bool = False) -> str:
+    """The transcript as shown: smart formatting, then redaction (which implies it), then masking."""
+    text = smart_format(transcript) if smart or redaction else transcript
+    text = redact(text) if redaction else text
+    return censor(text) if profanity else text
+
+
 TimedWord = tuple[str, float, float, float]  # word, start, end, confidence
 
 
-def format_words(words: list[TimedWord], smart: bool, profanity: bool) -> list[TimedWord]:
+def format_words(words: list[TimedWord], smart: bool, profanity: bool, redaction: bool = False) -> list[TimedWord]:
     """The timed words as the transcript shows them: smart-formatted tokens get the times of the
     spoken words they replace ("twenty five" 1.0-1.6 -> "25" 1.0-1.6, with the lower confidence), and
-    profanity is masked here as in the transcript. The formatter rewrites text, so its tokens are
-    matched back to the spoken words by sequence alignment."""
-    if smart and words:
+    redaction and masking apply here as in the transcript (`format_transcript`). The formatter rewrites
+    text, so its tokens are matched back to the spoken words by sequence alignment."""
+    if (smart or redaction) and words:
         spoken = [w[0] for w in words]
         tokens = smart_format(" ".join(spoken)).split()
         timed: list[TimedWord] = []
@@ -51,6 +70,9 @@ def format_words(words: list[TimedWord], smart: bool, profanity: bool) -> list[T
                     part = span[lo : max(lo + 1, (k + 1) * len(span) // n)]
                     timed.append((tokens[j1 + k], part[0][1], part[-1][2], min(w[3] for w in part)))
         words = timed
+        if redaction:  # digits become "X" one for one, so the tokens keep their places
+            shown = redact(" ".join(w[0] for w in words)).split()
+            words = [(t, *w[1:]) for t, w in zip(shown, words, strict=True)]
     if profanity:
         words = [(censor(w), s, e, c) for w, s, e, c in words]
     return words

@@ -17,14 +17,13 @@ from parlance.engines.base import SAMPLE_RATE, Alternative, CustomModel, DecodeO
 from parlance.errors import BadRequest
 from parlance.services.catalog import Catalog
 from parlance.services.engine_pool import EnginePool
-from parlance.services.formatting import censor, format_words, smart_format, spot_keywords
+from parlance.services.formatting import format_transcript, format_words, spot_keywords
 
 DEFAULT_MODEL = "en-US_BroadbandModel"
 # Accepted for compatibility but not implemented: reported in `warnings`, never an error.
 IGNORED = frozenset(
     {
         "speaker_labels",
-        "redaction",
         "audio_metrics",
         "processing_metrics",
         "processing_metrics_interval",
@@ -61,6 +60,7 @@ class RecognizeParams(BaseModel):
     timestamps: bool = False
     profanity_filter: bool = True
     smart_formatting: bool = False
+    redaction: bool = False  # implies smart_formatting and max_alternatives=1; keywords are ignored
     end_of_phrase_silence_time: float | None = Field(None, ge=0, le=120)
     split_transcript_at_phrase_end: bool = False
 
@@ -89,6 +89,10 @@ class RecognizeParams(BaseModel):
             raise BadRequest("keywords and keywords_threshold must be specified together")
         if len(params.keywords) > 1000 or any(len(k) > 1024 for k in params.keywords):
             raise BadRequest("At most 1000 keywords of at most 1024 characters each are allowed")
+        if params.redaction:  # as in Watson: redacted numbers must not reappear elsewhere in the result
+            params = params.model_copy(
+                update={"smart_formatting": True, "max_alternatives": 1, "keywords": [], "keywords_threshold": None}
+            )
         return params, warnings
 
     @property
@@ -200,13 +204,12 @@ class RecognitionService:
     @staticmethod
     def _result(alternatives: list[Alternative], offset: float, params: RecognizeParams) -> dict[str, Any]:
         def text(t: str) -> str:
-            t = smart_format(t) if params.smart_formatting else t
-            return (censor(t) if params.profanity_filter else t) + " "
+            return format_transcript(t, params.smart_formatting, params.profanity_filter, params.redaction) + " "
 
         best = alternatives[0]
         words = [(w.text, round(w.start + offset, 2), round(w.end + offset, 2), w.confidence) for w in best.words]
         first: dict[str, Any] = {"transcript": text(best.transcript), "confidence": round(best.confidence, 3)}
-        shown = format_words(words, params.smart_formatting, params.profanity_filter)
+        shown = format_words(words, params.smart_formatting, params.profanity_filter, params.redaction)
         if params.timestamps:
             first["timestamps"] = [[w, s, e] for w, s, e, _ in shown]
         if params.word_confidence:
