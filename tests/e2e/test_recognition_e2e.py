@@ -91,19 +91,28 @@ def test_eight_concurrent_recognitions(real_server: LiveServer) -> None:
         assert text == expected[sample_id]
 
 
+def recognize_spoken(server: LiveServer, model: str, tmp_path: Path, spoken: str, **params: object) -> dict:
+    """`spoken` in the rms voice, recognized with timestamps and word confidences; the result."""
+    wav = tmp_path / "spoken.wav"
+    subprocess.run(["bash", str(FINANCE.parent / "synth.sh"), "rms", str(wav), spoken], check=True)
+    stt = client(server)
+    return stt.recognize(
+        wav.read_bytes(), content_type="audio/wav", model=model, timestamps=True, word_confidence=True, **params
+    ).get_result()
+
+
+def shown_words(alternative: dict) -> list[str]:
+    """The transcript's words, checked to be the words of the timestamps and word confidences."""
+    words = alternative["transcript"].split()
+    assert [w for w, _, _ in alternative["timestamps"]] == [w for w, _ in alternative["word_confidence"]] == words
+    return words
+
+
 @pytest.mark.parametrize("model", [NG, PG])
 def test_smart_formatting_shows_in_timestamps_too(real_server: LiveServer, model: str, tmp_path: Path) -> None:
-    wav = tmp_path / "total.wav"
-    spoken = "the total was twenty five dollars"
-    subprocess.run(["bash", str(FINANCE.parent / "synth.sh"), "rms", str(wav), spoken], check=True)
-    result = client(real_server).recognize(
-        wav.read_bytes(), content_type="audio/wav", model=model, smart_formatting=True, timestamps=True,
-        word_confidence=True,
-    ).get_result()  # fmt: skip
+    result = recognize_spoken(real_server, model, tmp_path, "the total was twenty five dollars", smart_formatting=True)
     (best,) = [r["alternatives"][0] for r in result["results"]]
-    assert best["transcript"].split() == ["the", "total", "was", "25", "dollars"]
-    shown = best["transcript"].split()
-    assert [w for w, _, _ in best["timestamps"]] == [w for w, _ in best["word_confidence"]] == shown
+    assert shown_words(best) == ["the", "total", "was", "25", "dollars"]
     starts = [s for _, s, _ in best["timestamps"]]
     assert starts == sorted(starts)
     (_, was_start, was_end), (_, start, end) = best["timestamps"][2:4]
@@ -112,17 +121,14 @@ def test_smart_formatting_shows_in_timestamps_too(real_server: LiveServer, model
 
 @pytest.mark.parametrize("model", [NG, PG])
 def test_redaction_masks_numbers_everywhere(real_server: LiveServer, model: str, tmp_path: Path) -> None:
-    wav = tmp_path / "account.wav"
     spoken = "my account number is four one one two"
-    subprocess.run(["bash", str(FINANCE.parent / "synth.sh"), "rms", str(wav), spoken], check=True)
-    result = client(real_server).recognize(
-        wav.read_bytes(), content_type="audio/wav", model=model, redaction=True, timestamps=True,
-        word_confidence=True, max_alternatives=3, keywords=["account"], keywords_threshold=0.1,
-    ).get_result()  # fmt: skip
+    result = recognize_spoken(
+        real_server, model, tmp_path, spoken, redaction=True, max_alternatives=3, keywords=["account"],
+        keywords_threshold=0.1,
+    )  # fmt: skip
     (res,) = result["results"]
     (best,) = res["alternatives"]  # redaction forces max_alternatives=1 and ignores keywords
     assert "keywords_result" not in res and "warnings" not in result, result
-    shown = best["transcript"].split()
+    shown = shown_words(best)
     assert shown[:4] == ["my", "account", "number", "is"]
     assert all(set(t) == {"X"} for t in shown[4:]) and len("".join(shown[4:])) >= 3  # "XXXX" or "X X X X"
-    assert [w for w, _, _ in best["timestamps"]] == [w for w, _ in best["word_confidence"]] == shown
