@@ -8,11 +8,13 @@ from parlance.engines.base import ModelVersion
 from parlance.engines.registry import EngineRegistry
 from parlance.jobs.runner import JobRunner
 from parlance.services.auth import AuthService
+from parlance.services.callbacks import Callbacks
 from parlance.services.catalog import Catalog
 from parlance.services.custom_models import CustomModels
 from parlance.services.custom_resolver import CustomResolver
 from parlance.services.engine_pool import EnginePool
 from parlance.services.recognition import RecognitionService
+from parlance.services.recognition_jobs import RecognitionJobs
 from parlance.services.resources import Corpora
 from parlance.services.training import Training
 from parlance.services.words import Words
@@ -28,6 +30,8 @@ class Services:
     catalog: Catalog
     pool: EnginePool
     recognition: RecognitionService
+    recognition_jobs: RecognitionJobs
+    callbacks: Callbacks
     jobs: JobRunner
     customizations: CustomModels
     corpora: Corpora
@@ -57,13 +61,17 @@ class Services:
         training = Training(customizations, corpora, grammars, words, pool)
         training.register(jobs)
         resolver = CustomResolver(customizations, training)
+        recognition = RecognitionService(catalog, pool, resolver)
+        callbacks = Callbacks(db)
         return cls(
             settings=settings,
             db=db,
             auth=AuthService(settings, db),
             catalog=catalog,
             pool=pool,
-            recognition=RecognitionService(catalog, pool, resolver),
+            recognition=recognition,
+            recognition_jobs=RecognitionJobs(settings, db, jobs, recognition, callbacks),
+            callbacks=callbacks,
             jobs=jobs,
             customizations=customizations,
             corpora=corpora,

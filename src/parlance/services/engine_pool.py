@@ -48,5 +48,10 @@ class EnginePool:
         finally:
             self._slots.release()
 
+    def call(self, fn: Callable[[], T]) -> T:
+        """Blocking, for background jobs: wait for a worker rather than being refused."""
+        with self._slots:
+            return self._executor.submit(fn).result()
+
     def close(self) -> None:
         self._executor.shutdown(wait=False, cancel_futures=True)

@@ -142,7 +142,20 @@ class RecognitionService:
         params, warnings = RecognizeParams.parse(raw_params)
         resolved = self.resolve(owner, params)
         result = await self.pool.run(lambda: self.transcribe(audio, params, resolved))
-        warnings += resolved.warnings + result.pop("warnings", [])
+        return self._with_warnings(result, warnings + resolved.warnings)
+
+    def recognize_waiting(
+        self, owner: str, audio: list[tuple[bytes, str | None]], raw_params: Mapping[str, Any]
+    ) -> dict[str, Any]:
+        """`recognize` for background jobs: blocks, and waits for an engine worker instead of a 503."""
+        params, warnings = RecognizeParams.parse(raw_params)
+        resolved = self.resolve(owner, params)
+        result = self.pool.call(lambda: self.transcribe(audio, params, resolved))
+        return self._with_warnings(result, warnings + resolved.warnings)
+
+    @staticmethod
+    def _with_warnings(result: dict[str, Any], warnings: list[str]) -> dict[str, Any]:
+        warnings += result.pop("warnings", [])
         if warnings:
             result["warnings"] = warnings
         return result

@@ -116,3 +116,34 @@ class Job(Base):
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     created: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
     updated: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow, onupdate=utcnow)
+
+
+class RecognitionJob(Base):
+    """An asynchronous recognition (`/v1/recognitions`); its audio waits in `data_dir/recognitions`."""
+
+    __tablename__ = "recognition_jobs"
+    id: Mapped[str] = mapped_column(String(36), primary_key=True, default=new_id)
+    owner: Mapped[str] = mapped_column(ForeignKey("instances.id", ondelete="CASCADE"), index=True)
+    status: Mapped[str] = mapped_column(String(16), default="waiting")  # waiting|processing|completed|failed
+    params: Mapped[dict[str, Any]] = mapped_column(default=dict)  # the recognition parameters as given
+    parts: Mapped[list[Any]] = mapped_column(default=list)  # content type of each stored audio part
+    callback_url: Mapped[str | None] = mapped_column(String(2048), nullable=True)
+    events: Mapped[list[Any]] = mapped_column(default=list)
+    user_token: Mapped[str | None] = mapped_column(String(256), nullable=True)
+    results_ttl: Mapped[int] = mapped_column(Integer, default=10080)  # minutes after completion
+    results: Mapped[list[Any] | None] = mapped_column(nullable=True)
+    warnings: Mapped[list[Any]] = mapped_column(default=list)
+    created: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    updated: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow, onupdate=utcnow)
+
+
+class Callback(Base):
+    """A callback URL an instance registered (the challenge succeeded) for job notifications."""
+
+    __tablename__ = "callbacks"
+    __table_args__ = (UniqueConstraint("owner", "url"),)
+    id: Mapped[str] = mapped_column(String(36), primary_key=True, default=new_id)
+    owner: Mapped[str] = mapped_column(ForeignKey("instances.id", ondelete="CASCADE"), index=True)
+    url: Mapped[str] = mapped_column(String(2048))
+    user_secret: Mapped[str | None] = mapped_column(String(1024), nullable=True)
+    created: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)

@@ -10,6 +10,7 @@ from fastapi import APIRouter, Request
 from parlance.api import multipart
 from parlance.api.deps import OwnerDep, ServicesDep, read_body
 from parlance.errors import BadRequest, InvalidAudio
+from parlance.services.container import Services
 
 router = APIRouter(prefix="/v1", tags=["recognition"])
 
@@ -31,12 +32,11 @@ def _multipart(body: bytes, content_type: str) -> tuple[list[tuple[bytes, str | 
     return [(data, part_type or ctype) for data, ctype in uploads], metadata
 
 
-@router.post("/recognize")
-async def recognize(request: Request, svc: ServicesDep, owner: OwnerDep) -> dict[str, Any]:
-    limit = svc.settings.max_body_bytes
+async def audio_request(request: Request, svc: Services) -> tuple[list[tuple[bytes, str | None]], dict[str, Any]]:
+    """The audio parts and the parameters (query, and multipart `metadata`) of a recognition request."""
     content_type = request.headers.get("content-type")
     params: dict[str, Any] = dict(request.query_params)
-    body = await read_body(request, limit)
+    body = await read_body(request, svc.settings.max_body_bytes)
     if content_type and content_type.lower().startswith("multipart/form-data"):
         parts, metadata = _multipart(body, content_type)
         params.update(metadata)
@@ -44,4 +44,10 @@ async def recognize(request: Request, svc: ServicesDep, owner: OwnerDep) -> dict
         parts = [(body, content_type)]
     if sum(len(p) for p, _ in parts) < svc.settings.min_body_bytes:
         raise InvalidAudio(f"The audio is too short: at least {svc.settings.min_body_bytes} bytes are required")
+    return parts, params
+
+
+@router.post("/recognize")
+async def recognize(request: Request, svc: ServicesDep, owner: OwnerDep) -> dict[str, Any]:
+    parts, params = await audio_request(request, svc)
     return await svc.recognition.recognize(owner, parts, params)
