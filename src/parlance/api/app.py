@@ -10,7 +10,7 @@ from fastapi import FastAPI
 
 from parlance import __version__
 from parlance.api import errors
-from parlance.api.routes import customizations, identity, models, recognitions, recognize
+from parlance.api.routes import customizations, identity, models, recognitions, recognize, recognize_stream
 from parlance.services.container import Services
 from parlance.settings import Settings
 
@@ -30,7 +30,7 @@ def create_app(settings: Settings, services: Services | None = None) -> FastAPI:
 
     app = FastAPI(title="Parlance", version=__version__, lifespan=lifespan)
     errors.install(app)
-    for module in (identity, models, recognize, recognitions, customizations):
+    for module in (identity, models, recognize, recognize_stream, recognitions, customizations):
         app.include_router(module.router)
 
     @app.get("/health", tags=["health"])

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+from collections.abc import Mapping
 from typing import Annotated
 
 from fastapi import Depends, Request
@@ -19,11 +20,11 @@ def services(request: Request) -> Services:
 ServicesDep = Annotated[Services, Depends(services)]
 
 
-def owner(request: Request, svc: ServicesDep) -> str:
+def owner_of(svc: Services, headers: Mapping[str, str], query: Mapping[str, str]) -> str:
     """The service instance the credentials belong to: it owns what the request creates."""
     if not svc.settings.auth:
         return svc.auth.ensure_dev_instance()
-    header = request.headers.get("authorization", "")
+    header = headers.get("authorization", "")
     scheme, _, value = header.partition(" ")
     if scheme.lower() == "basic":
         try:
@@ -35,10 +36,14 @@ def owner(request: Request, svc: ServicesDep) -> str:
         return svc.auth.instance_for_key(key)
     if scheme.lower() == "bearer" and value:
         return svc.auth.instance_for_token(value.strip())
-    token = request.query_params.get("access_token")
+    token = query.get("access_token")
     if token:
         return svc.auth.instance_for_token(token)
     raise Unauthorized("Unauthorized: send Basic apikey:{key} or a Bearer token")
+
+
+def owner(request: Request, svc: ServicesDep) -> str:
+    return owner_of(svc, request.headers, request.query_params)
 
 
 OwnerDep = Annotated[str, Depends(owner)]

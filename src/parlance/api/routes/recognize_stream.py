@@ -1,0 +1,150 @@
+"""The WebSocket `/v1/recognize`: Watson's streaming protocol over the same recognition pipeline.
+
+`{"action": "start", ...options}` -> `{"state": "listening"}`; binary frames carry audio; `{"action":
+"stop"}` (or an empty binary frame) -> the results, then `{"state": "listening"}` again for the next
+request on the same connection. Errors are `{"error": ...}` followed by closing the socket.
+
+Interim results (`interim_results: true`) are the pipeline run again over the audio received so far,
+at most every `INTERIM_EVERY` seconds of new audio and only while the request holds less than
+`INTERIM_UP_TO` seconds (each run decodes everything again); all are `final: false`, and the results
+after `stop` are final.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from fastapi import APIRouter, WebSocket, WebSocketDisconnect
+
+from parlance.api.deps import owner_of
+from parlance.errors import ParlanceError
+from parlance.services.container import Services
+from parlance.services.recognition import RecognizeParams
+
+router = APIRouter(prefix="/v1", tags=["recognition"])
+
+MAX_FRAME = 4 * 1024 * 1024  # Watson: larger frames close the socket with 1009
+CONNECTION_PARAMS = ("model", "language_customization_id", "acoustic_customization_id", "base_model_version")
+BYTES_PER_SECOND = 32000  # 16 kHz 16-bit mono: a rough clock for interim results whatever the format
+INTERIM_EVERY = 1.0
+INTERIM_UP_TO = 30.0
+
+
+class _Closing(Exception):
+    def __init__(self, message: str, code: int) -> None:
+        super().__init__(message)
+        self.message, self.code = message, code
+
+
+class _Request:
+    """One start..stop request on a connection."""
+
+    def __init__(self, options: dict[str, Any], connection: dict[str, str]) -> None:
+        options = dict(options)
+        self.content_type = options.pop("content-type", None) or options.pop("content_type", None)
+        self.interim = options.pop("interim_results", False) is True
+        self.params = {**options, **connection}
+        self.audio = bytearray()
+        self.interim_at = 0
+
+
+@router.websocket("/recognize")
+async def recognize_stream(ws: WebSocket) -> None:
+    svc: Services = ws.app.state.services
+    try:
+        owner = owner_of(svc, ws.headers, ws.query_params)
+    except ParlanceError:
+        await ws.close(code=1008, reason="Unauthorized")  # before accepting: the handshake fails
+        return
+    await ws.accept()
+    connection = {k: v for k in CONNECTION_PARAMS if (v := ws.query_params.get(k))}
+    request: _Request | None = None
+    pending = bytearray()  # audio sent before a start message
+    try:
+        while True:
+            message = await ws.receive()
+            if message["type"] == "websocket.disconnect":
+                return
+            if message.get("bytes") is not None:
+                chunk: bytes = message["bytes"]
+                if len(chunk) > MAX_FRAME:
+                    raise _Closing(f"A frame may hold at most {MAX_FRAME} bytes", 1009)
+                if request is None:
+                    pending += chunk
+                    continue
+                if not chunk:  # an empty binary frame ends the request, like stop
+                    request = await _finish(ws, svc, owner, request)
+                    continue
+                request.audio += chunk
+                if len(request.audio) > svc.settings.max_body_bytes:
+                    raise _Closing(f"The audio is larger than the limit of {svc.settings.max_body_bytes} bytes", 1009)
+                await _interim(ws, svc, owner, request)
+                continue
+            request, pending = await _control(ws, svc, owner, message.get("text") or "", request, connection, pending)
+    except _Closing as closing:
+        await ws.send_json({"error": closing.message})
+        await ws.close(code=closing.code)
+    except ParlanceError as exc:
+        await ws.send_json({"error": exc.message})
+        await ws.close(code=1011 if exc.status >= 500 else 1000)
+    except WebSocketDisconnect:
+        return
+
+
+async def _control(
+    ws: WebSocket,
+    svc: Services,
+    owner: str,
+    text: str,
+    request: _Request | None,
+    connection: dict[str, str],
+    pending: bytearray,
+) -> tuple[_Request | None, bytearray]:
+    try:
+        message = json.loads(text)
+    except json.JSONDecodeError:
+        raise _Closing("A text frame must hold a JSON object", 1002) from None
+    action = message.pop("action", None) if isinstance(message, dict) else None
+    if action == "start":
+        started = _Request(message, connection)
+        params, _ = RecognizeParams.parse(started.params)
+        svc.recognition.resolve(owner, params)  # an unknown model or custom model fails now
+        started.audio += pending
+        await ws.send_json({"state": "listening"})
+        return started, bytearray()
+    if action == "stop":
+        if request is None:
+            raise _Closing("Send a start message before stop", 1002)
+        return await _finish(ws, svc, owner, request), pending
+    raise _Closing(f"Unknown action {action!r}: expected start or stop", 1002)
+
+
+async def _finish(ws: WebSocket, svc: Services, owner: str, request: _Request) -> _Request:
+    """Final results for the audio of the request, then listening again: the connection takes the
+    next request's audio with the same options."""
+    if len(request.audio) < svc.settings.min_body_bytes:
+        result: dict[str, Any] = {"result_index": 0, "results": []}
+    else:
+        result = await svc.recognition.recognize(owner, [(bytes(request.audio), request.content_type)], request.params)
+    await ws.send_json(result)
+    await ws.send_json({"state": "listening"})
+    request.audio, request.interim_at = bytearray(), 0
+    return request
+
+
+async def _interim(ws: WebSocket, svc: Services, owner: str, request: _Request) -> None:
+    seconds = len(request.audio) / BYTES_PER_SECOND
+    if not request.interim or seconds > INTERIM_UP_TO or seconds - request.interim_at < INTERIM_EVERY:
+        return
+    request.interim_at = int(seconds)
+    try:
+        result = await svc.recognition.recognize(
+            owner, [(bytes(request.audio), request.content_type)], {**request.params, "inactivity_timeout": -1}
+        )
+    except ParlanceError:  # audio cut mid-frame may not decode yet; the final results will tell
+        return
+    if result["results"]:
+        for r in result["results"]:
+            r["final"] = False
+        await ws.send_json(result)

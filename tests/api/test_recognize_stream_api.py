@@ -1,0 +1,144 @@
+"""The WebSocket `/v1/recognize` with the ibm-watson SDK's `recognize_using_websocket` and a plain
+WebSocket client, on the fake engine (protocol and shapes; real engines in tests/e2e)."""
+
+from __future__ import annotations
+
+import base64
+import io
+import json
+import wave
+from typing import Any
+
+import pytest
+from ibm_cloud_sdk_core.authenticators import BasicAuthenticator
+from ibm_watson import SpeechToTextV1
+from ibm_watson.websocket import AudioSource, RecognizeCallback
+from websockets.exceptions import ConnectionClosed
+from websockets.sync.client import connect
+
+from tests.api.test_recognize_api import CLIP, sdk
+from tests.conftest import LiveServer
+
+
+class Recorder(RecognizeCallback):
+    def __init__(self) -> None:
+        super().__init__()
+        self.calls: list[str] = []
+        self.data: list[dict[str, Any]] = []
+        self.transcriptions: list[Any] = []
+        self.hypotheses: list[str] = []
+        self.errors: list[Any] = []
+        self.timeouts: list[str] = []
+
+    def on_connected(self) -> None:
+        self.calls.append("connected")
+
+    def on_listening(self) -> None:
+        self.calls.append("listening")
+
+    def on_data(self, data: dict[str, Any]) -> None:
+        self.data.append(data)
+
+    def on_transcription(self, transcript: Any) -> None:
+        self.transcriptions.append(transcript)
+
+    def on_hypothesis(self, hypothesis: str) -> None:
+        self.hypotheses.append(hypothesis)
+
+    def on_error(self, error: Any) -> None:
+        self.errors.append(error)
+
+    def on_inactivity_timeout(self, error: str) -> None:
+        self.timeouts.append(error)
+
+    def on_close(self) -> None:
+        self.calls.append("close")
+
+
+def ws_sdk(server: LiveServer, apikey: str | None = None) -> SpeechToTextV1:
+    stt = SpeechToTextV1(authenticator=BasicAuthenticator("apikey", apikey or server.apikey))
+    stt.set_service_url(server.url.replace("http://", "ws://"))
+    return stt
+
+
+def stream(server: LiveServer, audio: bytes, apikey: str | None = None, **options: Any) -> Recorder:
+    recorder = Recorder()
+    ws_sdk(server, apikey).recognize_using_websocket(
+        AudioSource(io.BytesIO(audio)), "audio/wav", recorder, **options
+    )  # returns when the socket closes
+    return recorder
+
+
+def raw(server: LiveServer, query: str = "") -> Any:
+    token = base64.b64encode(f"apikey:{server.apikey}".encode()).decode()
+    url = server.url.replace("http://", "ws://") + "/v1/recognize" + query
+    return connect(url, additional_headers={"Authorization": f"Basic {token}"})
+
+
+def test_sdk_stream_gives_the_results_of_post_recognize(fake_server: LiveServer) -> None:
+    audio = CLIP.read_bytes()
+    recorder = stream(fake_server, audio, timestamps=True, max_alternatives=2)
+    assert not recorder.errors and recorder.calls[:2] == ["connected", "listening"] and "close" in recorder.calls
+    expected = sdk(fake_server).recognize(audio, content_type="audio/wav", timestamps=True, max_alternatives=2)
+    assert recorder.data == [expected.get_result()]
+    best, other = {"transcript": "hello world ", "confidence": 0.9}, {"transcript": "hollow world "}
+    assert recorder.transcriptions == [[[best, other]]]  # per message, per result, the alternatives
+
+
+def test_sdk_interim_results_come_before_the_final_ones(fake_server: LiveServer) -> None:
+    recorder = stream(fake_server, CLIP.read_bytes(), interim_results=True)
+    finals = [d["results"][0]["final"] for d in recorder.data]
+    assert finals[-1] is True and finals.count(True) == 1
+    assert finals.count(False) >= 1  # ~3 s of audio: an interim result per second of audio
+    assert recorder.hypotheses and recorder.transcriptions == [[{"transcript": "hello world ", "confidence": 0.9}]]
+
+
+def test_sdk_errors(fake_server: LiveServer) -> None:
+    audio = CLIP.read_bytes()
+    assert stream(fake_server, audio, model="xx-XX_Nothing").errors  # unknown model: error, then closed
+    assert stream(fake_server, audio, apikey="not-a-key").errors  # the handshake is refused
+    silence = io.BytesIO()
+    with wave.open(silence, "wb") as w:
+        w.setnchannels(1), w.setsampwidth(2), w.setframerate(16000), w.writeframes(b"\x00\x00" * 16000 * 3)
+    timed_out = stream(fake_server, silence.getvalue(), inactivity_timeout=1)
+    assert timed_out.timeouts == ["No speech detected for 1s."]
+    assert all("closed normally" in str(e) for e in timed_out.errors)  # the SDK reports the close that follows
+
+
+def test_protocol_details(fake_server: LiveServer) -> None:
+    audio = CLIP.read_bytes()
+    with raw(fake_server, "?model=en-US_BroadbandModel") as ws:
+        ws.send(audio[:1000])  # audio before start is kept for the request
+        ws.send(json.dumps({"action": "start", "content-type": "audio/wav"}))
+        assert json.loads(ws.recv()) == {"state": "listening"}
+        for i in range(1000, len(audio), 8192):
+            ws.send(audio[i : i + 8192])
+        ws.send(b"")  # an empty binary frame ends the request like stop
+        first = json.loads(ws.recv())
+        assert first["results"][0]["alternatives"][0]["transcript"] == "hello world "
+        assert json.loads(ws.recv()) == {"state": "listening"}
+        ws.send(audio)  # the same options serve the next request on the connection
+        ws.send(json.dumps({"action": "stop"}))
+        assert json.loads(ws.recv()) == first
+        assert json.loads(ws.recv()) == {"state": "listening"}
+        ws.send(json.dumps({"action": "stop"}))  # nothing sent: no results
+        assert json.loads(ws.recv()) == {"result_index": 0, "results": []}
+
+    for message, code in (("not json", 1002), (json.dumps({"action": "dance"}), 1002)):
+        with raw(fake_server) as ws:
+            ws.send(message)
+            assert "error" in json.loads(ws.recv())
+            with pytest.raises(ConnectionClosed) as closed:
+                ws.recv()
+            assert closed.value.rcvd.code == code
+    with raw(fake_server) as ws:
+        ws.send(json.dumps({"action": "start", "content_type": "audio/wav", "max_alternatives": -3}))
+        assert "max_alternatives" in json.loads(ws.recv())["error"]
+    with raw(fake_server) as ws:
+        ws.send(json.dumps({"action": "start", "content_type": "audio/wav"}))
+        ws.recv()
+        ws.send(b"\x00" * (4 * 1024 * 1024 + 1))
+        assert "at most" in json.loads(ws.recv())["error"]
+        with pytest.raises(ConnectionClosed) as closed:
+            ws.recv()
+        assert closed.value.rcvd.code == 1009
