@@ -223,3 +223,14 @@ def test_results_are_forgotten_after_their_ttl(fake_server: LiveServer) -> None:
     with pytest.raises(ApiException) as err:
         stt.check_job(job["id"])
     assert err.value.status_code == 404
+
+
+def test_unknown_parameters_warn_once(fake_server: LiveServer) -> None:
+    auth = ("apikey", fake_server.apikey)
+    resp = httpx.post(
+        f"{fake_server.url}/v1/recognitions", params={"foo": "1"}, content=CLIP.read_bytes(), auth=auth,
+        headers={"Content-Type": "audio/wav"},
+    )  # fmt: skip
+    assert resp.status_code == 201 and resp.json()["warnings"] == ["Unknown arguments: foo."]
+    job = wait_job(sdk(fake_server), resp.json()["id"])
+    assert job["results"][0]["warnings"] == ["Unknown arguments: foo."] and "warnings" not in job

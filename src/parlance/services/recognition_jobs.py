@@ -56,17 +56,17 @@ class RecognitionJobs:
         events = _events(params.pop("events", None))
         user_token = params.pop("user_token", None)
         ttl = _ttl(params.pop("results_ttl", None))
-        checked, warnings = RecognizeParams.parse(params)
+        checked, recognition_warnings = RecognizeParams.parse(params)  # repeated in the results
         self.recognition.resolve(owner, checked)  # unknown model or custom model: refused now
         if callback_url is not None:
             self.callbacks.secret_of(owner, callback_url)  # must be registered
-        for name, value in (("events", events), ("user_token", user_token)):
-            if value is not None and callback_url is None:
-                warnings.append(
-                    f"unexpected query parameter '{name}', query parameter 'callback_url' was not specified"
-                )
         if user_token is not None and len(user_token) > 256:
             raise BadRequest("The user_token must be at most 256 characters")
+        warnings = [
+            f"unexpected query parameter '{name}', query parameter 'callback_url' was not specified"
+            for name, value in (("events", events), ("user_token", user_token))
+            if value is not None and callback_url is None
+        ]
         row = RecognitionJob(
             owner=owner,
             params=params,
@@ -81,9 +81,13 @@ class RecognitionJobs:
             s.add(row)
             s.flush()
             job_dir = self.root / row.id
-            job_dir.mkdir(parents=True, exist_ok=True)
-            for i, (data, _) in enumerate(parts):
-                (job_dir / f"part-{i}").write_bytes(data)
+            try:
+                job_dir.mkdir(parents=True, exist_ok=True)
+                for i, (data, _) in enumerate(parts):
+                    (job_dir / f"part-{i}").write_bytes(data)
+            except OSError:  # the row is rolled back; leave no audio behind either
+                shutil.rmtree(job_dir, ignore_errors=True)
+                raise
         self.runner.enqueue(KIND, row.id)
         body: dict[str, Any] = {
             "id": row.id,
@@ -91,8 +95,8 @@ class RecognitionJobs:
             "url": f"{base_url}/v1/recognitions/{row.id}",
             "status": "waiting",
         }
-        if warnings:
-            body["warnings"] = warnings
+        if recognition_warnings + warnings:
+            body["warnings"] = recognition_warnings + warnings
         return body
 
     def get(self, owner: str, job_id: str) -> dict[str, Any]:
@@ -148,12 +152,11 @@ class RecognitionJobs:
         job_dir = self.root / row.id
         parts = [((job_dir / f"part-{i}").read_bytes(), ctype) for i, ctype in enumerate(row.parts)]
         result = self.recognition.recognize_waiting(row.owner, parts, row.params)
-        warnings = row.warnings + result.pop("warnings", [])
         with self.db.session() as s:
             done = s.get(RecognitionJob, row.id)
             if done is None:
                 return
-            done.status, done.results, done.warnings = "completed", [result], warnings
+            done.status, done.results = "completed", [result]  # recognition warnings stay in the result
         shutil.rmtree(job_dir, ignore_errors=True)
         if WITH_RESULTS in row.events:
             self._notify(row, WITH_RESULTS, results=[result])

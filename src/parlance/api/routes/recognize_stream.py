@@ -70,16 +70,15 @@ async def recognize_stream(ws: WebSocket) -> None:
                 chunk: bytes = message["bytes"]
                 if len(chunk) > MAX_FRAME:
                     raise _Closing(f"A frame may hold at most {MAX_FRAME} bytes", 1009)
-                if request is None:
-                    pending += chunk
-                    continue
-                if not chunk:  # an empty binary frame ends the request, like stop
+                if request is not None and not chunk:  # an empty binary frame ends the request, like stop
                     request = await _finish(ws, svc, owner, request)
                     continue
-                request.audio += chunk
-                if len(request.audio) > svc.settings.max_body_bytes:
+                buffer = pending if request is None else request.audio  # audio before start is kept
+                buffer += chunk
+                if len(buffer) > svc.settings.max_body_bytes:
                     raise _Closing(f"The audio is larger than the limit of {svc.settings.max_body_bytes} bytes", 1009)
-                await _interim(ws, svc, owner, request)
+                if request is not None:
+                    await _interim(ws, svc, owner, request)
                 continue
             request, pending = await _control(ws, svc, owner, message.get("text") or "", request, connection, pending)
     except _Closing as closing:
