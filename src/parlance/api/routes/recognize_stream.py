@@ -5,14 +5,15 @@
 request on the same connection. Errors are `{"error": ...}` followed by closing the socket.
 
 Interim results (`interim_results: true`) are the pipeline run again over the audio received so far,
-at most every `INTERIM_EVERY` seconds of new audio and only while the request holds less than
-`INTERIM_UP_TO` seconds (each run decodes everything again); all are `final: false`, and the results
-after `stop` are final.
+after at least `INTERIM_EVERY` seconds of new audio, and at least twice as much as the last run took
+(so a slow engine is not kept busy decoding the same audio over and over), and only while the request
+holds less than `INTERIM_UP_TO` seconds; all are `final: false`, and the results after `stop` are final.
 """
 
 from __future__ import annotations
 
 import json
+import time
 from typing import Any
 
 from fastapi import APIRouter, WebSocket, WebSocketDisconnect
@@ -46,7 +47,8 @@ class _Request:
         self.interim = options.pop("interim_results", False) is True
         self.params = {**options, **connection}
         self.audio = bytearray()
-        self.interim_at = 0
+        self.interim_at = 0.0  # seconds of audio at the last interim result
+        self.interim_cost = 0.0  # seconds the last interim run took
 
 
 @router.websocket("/recognize")
@@ -128,21 +130,24 @@ async def _finish(ws: WebSocket, svc: Services, owner: str, request: _Request) -
         result = await svc.recognition.recognize(owner, [(bytes(request.audio), request.content_type)], request.params)
     await ws.send_json(result)
     await ws.send_json({"state": "listening"})
-    request.audio, request.interim_at = bytearray(), 0
+    request.audio, request.interim_at, request.interim_cost = bytearray(), 0.0, 0.0
     return request
 
 
 async def _interim(ws: WebSocket, svc: Services, owner: str, request: _Request) -> None:
     seconds = len(request.audio) / BYTES_PER_SECOND
-    if not request.interim or seconds > INTERIM_UP_TO or seconds - request.interim_at < INTERIM_EVERY:
+    wait = max(INTERIM_EVERY, 2 * request.interim_cost)
+    if not request.interim or seconds > INTERIM_UP_TO or seconds - request.interim_at < wait:
         return
-    request.interim_at = int(seconds)
+    request.interim_at, started = seconds, time.perf_counter()
     try:
         result = await svc.recognition.recognize(
             owner, [(bytes(request.audio), request.content_type)], {**request.params, "inactivity_timeout": -1}
         )
     except ParlanceError:  # audio cut mid-frame may not decode yet; the final results will tell
         return
+    finally:
+        request.interim_cost = time.perf_counter() - started
     if result["results"]:
         for r in result["results"]:
             r["final"] = False
