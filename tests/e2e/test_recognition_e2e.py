@@ -132,3 +132,29 @@ def test_redaction_masks_numbers_everywhere(real_server: LiveServer, model: str,
     shown = shown_words(best)
     assert shown[:4] == ["my", "account", "number", "is"]
     assert all(set(t) == {"X"} for t in shown[4:]) and len("".join(shown[4:])) >= 3  # "XXXX" or "X X X X"
+
+
+@pytest.mark.parametrize("model", [NG, PG])
+def test_word_alternatives(real_server: LiveServer, model: str) -> None:
+    audio = librivox_samples()[0].wav.read_bytes()
+    result = (
+        client(real_server)
+        .recognize(audio, content_type="audio/wav", model=model, word_alternatives_threshold=0.1, timestamps=True)
+        .get_result()
+    )
+    if model == NG:  # previous-generation models only, as in Watson
+        assert "word_alternatives" not in result["results"][0]
+        assert any("word_alternatives_threshold is not supported" in w for w in result["warnings"])
+        return
+    assert "warnings" not in result
+    for res in result["results"]:
+        bins = res["word_alternatives"]
+        words = {(s, e): w for w, s, e in res["alternatives"][0]["timestamps"]}
+        assert [b["start_time"] for b in bins] == sorted(b["start_time"] for b in bins)
+        for b in bins:
+            confidences = [a["confidence"] for a in b["alternatives"]]
+            assert confidences == sorted(confidences, reverse=True) and min(confidences) >= 0.1
+            assert (b["start_time"], b["end_time"]) in words  # one bin per word of the transcript
+        heard = [words[(b["start_time"], b["end_time"])] for b in bins]
+        offered = [{a["word"] for a in b["alternatives"]} for b in bins]
+        assert sum(w in o for w, o in zip(heard, offered, strict=True)) >= 0.8 * len(bins)

@@ -24,6 +24,7 @@ from parlance.engines.base import CustomModel, DecodeOptions, TrainingInput
 from parlance.engines.pocketsphinx import (
     PocketSphinxEngine,
     builtin_version,
+    lattice_words,
     oov_words,
     train_custom_model,
 )
@@ -212,6 +213,38 @@ def test_grammar_decoding(model, librivox, tmp_path: Path) -> None:
     broken.write_text("#JSGF V1.0;\ngrammar g;\npublic <s> = ( unclosed ;\n")
     with pytest.raises(BadRequest):
         model.transcribe(librivox[4][0], DecodeOptions(grammar=broken))
+
+
+def test_lattice_words_parse_htk() -> None:
+    slf = "\n".join(
+        [
+            "VERSION=1.0",
+            "N=4\tL=4",
+            "I=0\tt=0.00\tW=!SENT_START\tv=1",
+            "I=1\tt=0.10\tW=hello\tv=1",
+            "I=2\tt=0.10\tW=hollow(2)\tv=1",
+            "I=3\tt=0.60\tW=!SENT_END\tv=1",
+            "J=0\tS=0\tE=1\ta=-1.0\tp=0.7",
+            "J=1\tS=0\tE=2\ta=-1.0\tp=0.3",
+            "J=2\tS=1\tE=3\ta=-2.0\tp=0.7",
+            "J=3\tS=2\tE=3\ta=-2.0\tp=0.3",
+        ]
+    )
+    assert sorted(lattice_words(slf)) == [("hello", 0.1, 0.6, 0.7), ("hollow", 0.1, 0.6, 0.3)]
+
+
+@needs_librivox
+def test_word_alternatives_are_lattice_posteriors(model, librivox) -> None:
+    (best,) = model.transcribe(librivox[1][0], DecodeOptions(word_alternatives=True))
+    assert best.words and all(w.alternatives for w in best.words)
+    for w in best.words:
+        posteriors = [p for _, p in w.alternatives]
+        assert posteriors == sorted(posteriors, reverse=True) and all(0 < p <= 1 for p in posteriors)
+        # The word's own entry is its posterior, which is also its confidence (on this clip every word's
+        # lattice links fall inside its time; elsewhere links that straddle two words can split it).
+        assert abs(dict(w.alternatives).get(w.text, 0.0) - w.confidence) < 0.02
+    assert any(len(w.alternatives) > 1 for w in best.words)  # other words were weighed somewhere
+    assert not model.transcribe(librivox[1][0], BASE)[0].words[0].alternatives  # only when asked
 
 
 @pytest.fixture(scope="module")

@@ -39,6 +39,9 @@ class Word:
     start: float  # seconds from the start of the utterance passed to the engine
     end: float
     confidence: float
+    # Words the engine also considered for this stretch of audio, with their posterior probability
+    # (this word included), most likely first; only when asked for (`DecodeOptions.word_alternatives`).
+    alternatives: tuple[tuple[str, float], ...] = ()
 
 
 @dataclass(frozen=True)
@@ -62,6 +65,7 @@ class DecodeOptions:
     custom: CustomModel | None = None
     grammar: Path | None = None  # compiled grammar artifact (engine-specific format)
     prompt: str | None = None  # text the decoding is conditioned on (engines that take a prompt)
+    word_alternatives: bool = False  # fill Word.alternatives (engines with lattices)
 
 
 @dataclass(frozen=True)

@@ -40,6 +40,7 @@ import warnings
 from collections import OrderedDict
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from dataclasses import replace
 from datetime import UTC, datetime
 from functools import lru_cache
 from pathlib import Path
@@ -306,7 +307,10 @@ class PocketSphinxModel:
         grammar = str(options.grammar) if options.grammar else ""
         pool = self._pool(dict_path, lm_path, grammar)
         with pool.acquire() as decoder:
-            return self._decode(decoder, pcm, max(1, options.max_alternatives), display)
+            alternatives = self._decode(decoder, pcm, max(1, options.max_alternatives), display)
+            if options.word_alternatives and alternatives and alternatives[0].words:
+                alternatives[0] = _with_word_alternatives(decoder, alternatives[0], display)
+            return alternatives
 
     def _decode(self, decoder: Any, pcm: bytes, n_best: int, display: dict[str, str]) -> list[Alternative]:
         with warnings.catch_warnings():
@@ -346,6 +350,52 @@ class PocketSphinxModel:
                 if len(alternatives) >= n_best:
                     break
         return alternatives
+
+
+def lattice_words(slf: str) -> list[tuple[str, float, float, float]]:
+    """(word, start s, end s, posterior) of every word hypothesis in a lattice PocketSphinx wrote in
+    HTK format. The Python bindings expose no lattice nodes, so the lattice goes through its file
+    form. A node carries a word and the time it starts; each link out of it ends the word where the
+    next one starts and carries the posterior of that hypothesis."""
+    times: dict[int, float] = {}
+    labels: dict[int, str] = {}
+    out = []
+    for line in slf.splitlines():
+        if line[:2] not in ("I=", "J="):
+            continue
+        fields = dict(kv.split("=", 1) for kv in line.split() if "=" in kv)
+        if line.startswith("I="):
+            times[int(fields["I"])], labels[int(fields["I"])] = float(fields["t"]), fields.get("W", "")
+            continue
+        node, posterior = int(fields["S"]), float(fields.get("p", 0.0))
+        word = _clean(labels.get(node, ""))
+        if word and not word.startswith("!") and posterior > 0:
+            out.append((word, times[node], times[int(fields["E"])], min(1.0, posterior)))
+    return out
+
+
+MIN_ALTERNATIVE = 0.001  # posterior below which a lattice word is not offered as an alternative
+
+
+def _with_word_alternatives(decoder: Any, best: Alternative, display: dict[str, str]) -> Alternative:
+    """The best alternative with, for each word, the lattice words that cover most of its time."""
+    try:
+        with tempfile.TemporaryDirectory(prefix="parlance-lattice-") as tmp:
+            decoder.get_lattice().write_htk(f"{tmp}/lattice.slf")
+            candidates = lattice_words(Path(f"{tmp}/lattice.slf").read_text())
+    except (RuntimeError, OSError, ValueError, KeyError, AttributeError):  # no lattice for this utterance
+        return best
+    words = []
+    for w in best.words:
+        scores: dict[str, float] = {}
+        for text, start, end, posterior in candidates:
+            overlap = min(end, w.end) - max(start, w.start)
+            if overlap >= 0.5 * (w.end - w.start) and overlap >= 0.5 * (end - start):
+                shown = display.get(text, text)
+                scores[shown] = min(1.0, scores.get(shown, 0.0) + posterior)
+        ranked = sorted(((t, round(p, 4)) for t, p in scores.items() if p >= MIN_ALTERNATIVE), key=lambda a: -a[1])
+        words.append(replace(w, alternatives=tuple(ranked)))
+    return replace(best, words=tuple(words))
 
 
 # ---- training -----------------------------------------------------------------------------------

@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable
 from difflib import SequenceMatcher
 from typing import Any
 
 from text_to_num import alpha2digit
+
+from parlance.engines.base import Word
 
 # Watson censors profanity in US English with asterisks. A short fixed list keeps this predictable
 # and offline; `better-profanity` was considered but matches leetspeak and substrings we don't want.
@@ -103,3 +106,16 @@ def spot_keywords(
                     }
                 )
     return found
+
+
+def word_alternatives(words: Iterable[Word], offset: float, threshold: float, profanity: bool) -> list[dict[str, Any]]:
+    """Watson's `word_alternatives`: per word of the best transcript, the words the engine weighed for
+    that stretch with a posterior of at least `threshold` (stretches with none are left out)."""
+    out = []
+    for w in words:
+        kept = [{"confidence": p, "word": censor(t) if profanity else t} for t, p in w.alternatives if p >= threshold]
+        if kept:
+            out.append(
+                {"start_time": round(w.start + offset, 2), "end_time": round(w.end + offset, 2), "alternatives": kept}
+            )
+    return out

@@ -17,7 +17,7 @@ from parlance.engines.base import SAMPLE_RATE, Alternative, CustomModel, DecodeO
 from parlance.errors import BadRequest
 from parlance.services.catalog import Catalog
 from parlance.services.engine_pool import EnginePool
-from parlance.services.formatting import format_transcript, format_words, spot_keywords
+from parlance.services.formatting import format_transcript, format_words, spot_keywords, word_alternatives
 
 DEFAULT_MODEL = "en-US_BroadbandModel"
 # Accepted for compatibility but not implemented: reported in `warnings`, never an error.
@@ -27,7 +27,6 @@ IGNORED = frozenset(
         "audio_metrics",
         "processing_metrics",
         "processing_metrics_interval",
-        "word_alternatives_threshold",
         "speech_detector_sensitivity",
         "background_audio_suppression",
         "low_latency",
@@ -61,6 +60,7 @@ class RecognizeParams(BaseModel):
     profanity_filter: bool = True
     smart_formatting: bool = False
     redaction: bool = False  # implies smart_formatting and max_alternatives=1; keywords are ignored
+    word_alternatives_threshold: float | None = Field(None, ge=0, le=1)  # previous-generation models only
     end_of_phrase_silence_time: float | None = Field(None, ge=0, le=120)
     split_transcript_at_phrase_end: bool = False
 
@@ -170,7 +170,14 @@ class RecognitionService:
         self._check_inactivity(samples, segments, params.inactivity_timeout)
         model = self.pool.model(resolved.version)
         wanted = max(1, params.max_alternatives)
-        options = DecodeOptions(max_alternatives=wanted, custom=resolved.custom, grammar=resolved.grammar)
+        warnings = []
+        lattice = params.word_alternatives_threshold is not None
+        if lattice and self.pool.engine(resolved.version).generation != "previous":
+            lattice = False  # as in Watson: word alternatives come from previous-generation models only
+            warnings.append(f"word_alternatives_threshold is not supported for model {params.model}; it was ignored.")
+        options = DecodeOptions(
+            max_alternatives=wanted, custom=resolved.custom, grammar=resolved.grammar, word_alternatives=lattice
+        )
         grammar = None
         if resolved.grammar:
             # Every engine's result is checked against the grammar (PocketSphinx returns a partial path
@@ -196,7 +203,9 @@ class RecognitionService:
             results.append(result)
         out: dict[str, Any] = {"result_index": 0, "results": results}
         if params.grammar_name and segments and not results:
-            out["warnings"] = [f"No phrase of grammar '{params.grammar_name}' matched the audio well enough."]
+            warnings.append(f"No phrase of grammar '{params.grammar_name}' matched the audio well enough.")
+        if warnings:
+            out["warnings"] = warnings
         return out
 
     @staticmethod
@@ -233,4 +242,8 @@ class RecognitionService:
         }
         if params.keywords:
             result["keywords_result"] = spot_keywords(params.keywords, params.keywords_threshold or 0.0, words)
+        if params.word_alternatives_threshold is not None and any(w.alternatives for w in best.words):
+            result["word_alternatives"] = word_alternatives(
+                best.words, offset, params.word_alternatives_threshold, params.profanity_filter
+            )
         return result
