@@ -113,6 +113,23 @@ def test_silence_gives_no_results(fake_server: LiveServer) -> None:
     assert "No speech detected for 2s" in assert_watson_error(r, 400)["error"]
 
 
+def test_speech_detection_levels(fake_server: LiveServer) -> None:
+    hum = io.BytesIO()
+    with wave.open(hum, "wb") as w:
+        w.setnchannels(1), w.setsampwidth(2), w.setframerate(16000)
+        w.writeframes((np.random.default_rng(2).normal(0, 1600, 16000 * 3)).astype(np.int16).tobytes())
+    stt = sdk(fake_server)
+    assert stt.recognize(hum.getvalue(), content_type="audio/wav").get_result()["results"] == []  # noise
+    heard = stt.recognize(hum.getvalue(), content_type="audio/wav", speech_detector_sensitivity=1.0).get_result()
+    assert len(heard["results"]) == 1 and "warnings" not in heard  # detection off: the noise is transcribed
+    speech = CLIP.read_bytes()
+    for level in ({"background_audio_suppression": 1.0}, {"speech_detector_sensitivity": 0.0}):  # all suppressed
+        assert stt.recognize(speech, content_type="audio/wav", **level).get_result()["results"] == []
+    with pytest.raises(ApiException) as err:
+        stt.recognize(speech, content_type="audio/wav", speech_detector_sensitivity=1.5)
+    assert err.value.status_code == 400 and "speech_detector_sensitivity" in err.value.message
+
+
 @pytest.mark.parametrize(
     ("headers", "body", "params", "status", "needle"),
     [

@@ -119,6 +119,27 @@ def test_invalid_arguments_raise_value_error(speech: np.ndarray) -> None:
     with pytest.raises(ValueError):
         split_utterances(speech, max_utterance=0.5)
     with pytest.raises(ValueError):
-        split_utterances(speech, aggressiveness=4)
+        split_utterances(speech, sensitivity=1.5)
+    with pytest.raises(ValueError):
+        split_utterances(speech, background_suppression=-0.1)
     with pytest.raises(ValueError, match="one-dimensional"):
         split_utterances(np.stack([speech, speech]))
+
+
+def test_background_suppression_drops_quiet_speech(clips: list[np.ndarray]) -> None:
+    quiet = clips[1] * 10 ** (-35 / 20)  # a second talker 35 dB below the first
+    audio = np.concatenate([clips[0], silence(2.0), quiet])
+    assert len(split_utterances(audio)) == 2  # by default both are speech
+    assert len(split_utterances(audio, background_suppression=0.3)) == 2  # 42 dB below the loud speech: kept
+    kept = split_utterances(audio, background_suppression=0.5)  # 30 dB below: dropped
+    assert len(kept) == 1 and kept[0].end < len(clips[0]) / SAMPLE_RATE + 1.0
+    assert split_utterances(audio, background_suppression=1.0) == []
+
+
+def test_speech_detector_sensitivity(clips: list[np.ndarray]) -> None:
+    hum = noise(3.0, 0.05, seed=2)  # stationary noise: never speech at the default sensitivity
+    assert split_utterances(hum) == []
+    assert len(split_utterances(hum, sensitivity=1.0)) == 1  # detection off: all audio is transcribed
+    assert split_utterances(clips[0], sensitivity=0.0) == []  # nothing is speech
+    for level in (0.2, 0.5, 0.8):
+        assert len(split_utterances(clips[0], sensitivity=level)) == 1

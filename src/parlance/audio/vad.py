@@ -50,19 +50,38 @@ def split_utterances(
     *,
     end_of_phrase_silence: float = 0.8,
     max_utterance: float = 28.0,
-    aggressiveness: int = 2,
+    sensitivity: float = 0.5,
+    background_suppression: float = 0.0,
 ) -> list[Segment]:
     """Utterances of mono 16 kHz `audio`, split at pauses of at least `end_of_phrase_silence` s.
 
     Each utterance is padded by `PAD_SECONDS` of context (never overlapping its neighbours) and
     lasts at most `max_utterance` s; longer ones are cut at their quietest point. Audio without
     speech (silence, noise) gives an empty list.
+
+    `sensitivity` and `background_suppression` are Watson's `speech_detector_sensitivity` and
+    `background_audio_suppression` (0..1). Sensitivity picks webrtcvad's mode (0.5 -> mode 2; lower is
+    stricter); 0 hears no speech at all and 1 turns detection off, so all audio counts as speech.
+    Background suppression drops frames more than 60 dB x (1 - level) below the loud speech: at 0.5,
+    speech 30 dB below the main speaker is not transcribed; at 1 nothing is.
     """
-    if end_of_phrase_silence <= 0 or max_utterance < 1.0 or aggressiveness not in (0, 1, 2, 3):
-        raise ValueError("end_of_phrase_silence must be > 0, max_utterance >= 1 s and aggressiveness 0, 1, 2 or 3")
+    if (
+        end_of_phrase_silence <= 0
+        or max_utterance < 1.0
+        or not 0 <= sensitivity <= 1
+        or not 0 <= background_suppression <= 1
+    ):
+        raise ValueError("end_of_phrase_silence must be > 0, max_utterance >= 1 s, and the levels within 0..1")
     x = _as_float(audio)
-    frames = _analyse(x, aggressiveness)
-    regions = _utterance_regions(frames, end_of_phrase_silence)
+    if sensitivity <= 0 or background_suppression >= 1:
+        return []
+    frames = _analyse(x, min(3, max(0, round(3.5 - 3 * sensitivity))))
+    if sensitivity >= 1:  # detection off: everything is speech, however stationary
+        frames = _Frames(np.ones_like(frames.speech), frames.level)
+    if background_suppression > 0 and frames.speech.any():
+        loud = np.percentile(frames.level[frames.speech], 95)
+        frames = _Frames(frames.speech & (frames.level >= loud - 60.0 * (1 - background_suppression)), frames.level)
+    regions = _utterance_regions(frames, end_of_phrase_silence, check_modulation=sensitivity < 1)
     if not regions:
         return []
     energy = np.convolve(10 ** (frames.level / 10), np.ones(_SMOOTH) / _SMOOTH, mode="same")
@@ -105,7 +124,7 @@ def _flatness(block: np.ndarray) -> np.ndarray:
     return np.exp(np.mean(np.log(power), axis=1)) / np.mean(power, axis=1)
 
 
-def _utterance_regions(frames: _Frames, silence: float) -> list[tuple[int, int]]:
+def _utterance_regions(frames: _Frames, silence: float, check_modulation: bool = True) -> list[tuple[int, int]]:
     """Padded [first, last) frame ranges of speech, merged across pauses shorter than `silence`."""
     runs = _runs(frames.speech)
     merged: list[tuple[int, int, int]] = []  # (first, last, speech frames)
@@ -118,7 +137,7 @@ def _utterance_regions(frames: _Frames, silence: float) -> list[tuple[int, int]]
     min_frames = round(MIN_SPEECH_SECONDS / FRAME_SECONDS)
     speech = [(first, last) for first, last, voiced in merged if voiced >= min_frames]
     padded = _pad(speech, len(frames.speech))
-    return [region for region in padded if _modulated(frames.level[region[0] : region[1]])]
+    return [r for r in padded if not check_modulation or _modulated(frames.level[r[0] : r[1]])]
 
 
 def _runs(mask: np.ndarray) -> list[tuple[int, int]]:

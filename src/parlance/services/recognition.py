@@ -27,8 +27,6 @@ IGNORED = frozenset(
         "audio_metrics",
         "processing_metrics",
         "processing_metrics_interval",
-        "speech_detector_sensitivity",
-        "background_audio_suppression",
         "low_latency",
         "character_insertion_bias",
         "smart_formatting_version",
@@ -61,6 +59,8 @@ class RecognizeParams(BaseModel):
     smart_formatting: bool = False
     redaction: bool = False  # implies smart_formatting and max_alternatives=1; keywords are ignored
     word_alternatives_threshold: float | None = Field(None, ge=0, le=1)  # previous-generation models only
+    speech_detector_sensitivity: float = Field(0.5, ge=0, le=1)
+    background_audio_suppression: float = Field(0.0, ge=0, le=1)
     end_of_phrase_silence_time: float | None = Field(None, ge=0, le=120)
     split_transcript_at_phrase_end: bool = False
 
@@ -166,7 +166,12 @@ class RecognitionService:
         """Blocking: the whole pipeline for one request (runs on an engine thread)."""
         samples = self._decode_parts(audio)
         silence = params.end_of_phrase_silence_time or 0.8
-        segments = split_utterances(samples, end_of_phrase_silence=silence)
+        segments = split_utterances(
+            samples,
+            end_of_phrase_silence=silence,
+            sensitivity=params.speech_detector_sensitivity,
+            background_suppression=params.background_audio_suppression,
+        )
         self._check_inactivity(samples, segments, params.inactivity_timeout)
         model = self.pool.model(resolved.version)
         wanted = max(1, params.max_alternatives)
