@@ -142,3 +142,26 @@ def test_protocol_details(fake_server: LiveServer) -> None:
         with pytest.raises(ConnectionClosed) as closed:
             ws.recv()
         assert closed.value.rcvd.code == 1009
+
+
+def test_inactivity_timeout_while_audio_still_arrives(fake_server: LiveServer) -> None:
+    """A microphone left open: speech, then silence, and no stop. The timeout ends the connection."""
+    with wave.open(str(CLIP)) as w:
+        speech = w.readframes(w.getnframes())  # ~3 s, streamed as raw PCM as a microphone would
+    start = json.dumps({"action": "start", "content-type": "audio/l16;rate=16000", "inactivity_timeout": 2})
+    with raw(fake_server) as ws:
+        ws.send(start)
+        assert json.loads(ws.recv()) == {"state": "listening"}
+        ws.send(speech)
+        for _ in range(12):  # then 6 s of digital silence in 0.5 s frames
+            ws.send(b"\x00\x00" * 8000)
+        assert json.loads(ws.recv()) == {"error": "No speech detected for 2s."}
+        with pytest.raises(ConnectionClosed):
+            ws.recv()
+    with raw(fake_server) as ws:  # a pause under the timeout does not end it
+        ws.send(start)
+        ws.recv()
+        ws.send(speech)
+        ws.send(b"\x00\x00" * 16000)
+        ws.send(json.dumps({"action": "stop"}))
+        assert json.loads(ws.recv())["results"]

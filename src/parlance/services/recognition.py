@@ -11,7 +11,7 @@ import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from parlance.audio.decode import DEFAULT_MAX_SECONDS, decode_audio
-from parlance.audio.vad import split_utterances
+from parlance.audio.vad import PAD_SECONDS, split_utterances
 from parlance.engines import grammar_select
 from parlance.engines.base import SAMPLE_RATE, Alternative, CustomModel, DecodeOptions, ModelVersion
 from parlance.errors import BadRequest
@@ -221,6 +221,19 @@ class RecognitionService:
             parts.append(decode_audio(data, ctype, max_seconds=budget))
             budget = max(0.0, budget - len(parts[-1]) / SAMPLE_RATE)
         return np.concatenate(parts)
+
+    @staticmethod
+    def silence_at_end(audio: bytes, content_type: str | None, params: RecognizeParams) -> float:
+        """Seconds of audio since the last speech (all of it when there was none), for the inactivity
+        timeout of audio that is still arriving (the WebSocket)."""
+        samples = decode_audio(audio, content_type, max_seconds=DEFAULT_MAX_SECONDS)
+        segments = split_utterances(
+            samples,
+            sensitivity=params.speech_detector_sensitivity,
+            background_suppression=params.background_audio_suppression,
+        )
+        heard = segments[-1].end - PAD_SECONDS if segments else 0.0
+        return len(samples) / SAMPLE_RATE - heard
 
     @staticmethod
     def _check_inactivity(samples: np.ndarray, segments: list[Any], timeout: int) -> None:

@@ -4,6 +4,10 @@
 "stop"}` (or an empty binary frame) -> the results, then `{"state": "listening"}` again for the next
 request on the same connection. Errors are `{"error": ...}` followed by closing the socket.
 
+While audio arrives, the stretch since the last speech is measured about once a second of audio; when
+it reaches `inactivity_timeout`, the error "No speech detected for Ns." ends the connection, as in Watson
+(a microphone left open).
+
 Interim results (`interim_results: true`) are the pipeline run again over the audio received so far,
 after at least `INTERIM_EVERY` seconds of new audio, and at least twice as much as the last run took
 (so a slow engine is not kept busy decoding the same audio over and over), and only while the request
@@ -17,9 +21,10 @@ import time
 from typing import Any
 
 from fastapi import APIRouter, WebSocket, WebSocketDisconnect
+from starlette.concurrency import run_in_threadpool
 
 from parlance.api.deps import owner_of
-from parlance.errors import ParlanceError
+from parlance.errors import BadRequest, ParlanceError
 from parlance.services.container import Services
 from parlance.services.recognition import RecognizeParams
 
@@ -46,9 +51,15 @@ class _Request:
         self.content_type = options.pop("content-type", None) or options.pop("content_type", None)
         self.interim = options.pop("interim_results", False) is True
         self.params = {**options, **connection}
+        self.checked, _ = RecognizeParams.parse(self.params)
+        self.reset()
+
+    def reset(self) -> None:
+        """Ready for the next request's audio, with the same options."""
         self.audio = bytearray()
         self.interim_at = 0.0  # seconds of audio at the last interim result
         self.interim_cost = 0.0  # seconds the last interim run took
+        self.inactivity_at = 0.0  # seconds of audio at the last inactivity check
 
 
 @router.websocket("/recognize")
@@ -80,6 +91,7 @@ async def recognize_stream(ws: WebSocket) -> None:
                 if len(buffer) > svc.settings.max_body_bytes:
                     raise _Closing(f"The audio is larger than the limit of {svc.settings.max_body_bytes} bytes", 1009)
                 if request is not None:
+                    await _check_inactivity(request, svc)
                     await _interim(ws, svc, owner, request)
                 continue
             request, pending = await _control(ws, svc, owner, message.get("text") or "", request, connection, pending)
@@ -109,8 +121,7 @@ async def _control(
     action = message.pop("action", None) if isinstance(message, dict) else None
     if action == "start":
         started = _Request(message, connection)
-        params, _ = RecognizeParams.parse(started.params)
-        svc.recognition.resolve(owner, params)  # an unknown model or custom model fails now
+        svc.recognition.resolve(owner, started.checked)  # an unknown model or custom model fails now
         started.audio += pending
         await ws.send_json({"state": "listening"})
         return started, bytearray()
@@ -130,8 +141,23 @@ async def _finish(ws: WebSocket, svc: Services, owner: str, request: _Request) -
         result = await svc.recognition.recognize(owner, [(bytes(request.audio), request.content_type)], request.params)
     await ws.send_json(result)
     await ws.send_json({"state": "listening"})
-    request.audio, request.interim_at, request.interim_cost = bytearray(), 0.0, 0.0
+    request.reset()
     return request
+
+
+async def _check_inactivity(request: _Request, svc: Services) -> None:
+    timeout = request.checked.inactivity_timeout
+    seconds = len(request.audio) / BYTES_PER_SECOND
+    if timeout < 0 or seconds < timeout or seconds - request.inactivity_at < 1.0:
+        return
+    request.inactivity_at = seconds
+    audio = bytes(request.audio)
+    try:
+        silent = await run_in_threadpool(svc.recognition.silence_at_end, audio, request.content_type, request.checked)
+    except ParlanceError:  # audio cut mid-frame may not decode yet
+        return
+    if silent >= timeout:
+        raise BadRequest(f"No speech detected for {timeout}s.")
 
 
 async def _interim(ws: WebSocket, svc: Services, owner: str, request: _Request) -> None:
