@@ -269,10 +269,10 @@ class PocketSphinxModel:
         meta = _custom_meta(str(path), (path / "model.json").stat().st_mtime)
         lm = path / "custom.lm.bin"
         if custom.weight is not None and not math.isclose(custom.weight, meta["weight"], abs_tol=1e-6):
-            lm = self._reweight(path, float(custom.weight))
+            lm = self._reweight(path, float(custom.weight), meta)
         return str(path / "custom.dict"), str(lm), meta.get("display", {})
 
-    def _reweight(self, path: Path, weight: float) -> Path:
+    def _reweight(self, path: Path, weight: float, meta: dict[str, Any]) -> Path:
         """The custom model interpolated at another weight, built once per (model, weight)."""
         key = (str(path), round(weight, 4))
         with self._reweight_lock:
@@ -284,7 +284,6 @@ class PocketSphinxModel:
             base = sphinx_lm.load_base_lm(self.files["lm"])
             base = base.extend_vocabulary(custom.words[base.size :])
             out = Path(self._tmp.name) / f"{hashlib.sha1(key[0].encode()).hexdigest()[:16]}-{key[1]}.lm.bin"
-            meta = _custom_meta(str(path), (path / "model.json").stat().st_mtime)
             mixed = sphinx_lm.interpolate(base, custom, weight)
             ids = custom.word_ids()
             boosted = np.array([ids[w] for w in meta.get("boosted", ()) if w in ids], dtype=np.int64)
