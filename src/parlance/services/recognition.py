@@ -11,10 +11,10 @@ import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from parlance.audio.decode import DEFAULT_MAX_SECONDS, decode_audio
-from parlance.audio.vad import PAD_SECONDS, split_utterances
+from parlance.audio.vad import PAD_SECONDS, Segment, split_utterances
 from parlance.engines import grammar_select
 from parlance.engines.base import SAMPLE_RATE, Alternative, CustomModel, DecodeOptions, ModelVersion
-from parlance.errors import BadRequest
+from parlance.errors import BadRequest, ParlanceError
 from parlance.services.catalog import Catalog
 from parlance.services.engine_pool import EnginePool
 from parlance.services.formatting import format_transcript, format_words, spot_keywords, word_alternatives
@@ -165,13 +165,7 @@ class RecognitionService:
     ) -> dict[str, Any]:
         """Blocking: the whole pipeline for one request (runs on an engine thread)."""
         samples = self._decode_parts(audio)
-        silence = params.end_of_phrase_silence_time or 0.8
-        segments = split_utterances(
-            samples,
-            end_of_phrase_silence=silence,
-            sensitivity=params.speech_detector_sensitivity,
-            background_suppression=params.background_audio_suppression,
-        )
+        segments = self._segments(samples, params)
         self._check_inactivity(samples, segments, params.inactivity_timeout)
         model = self.pool.model(resolved.version)
         wanted = max(1, params.max_alternatives)
@@ -223,23 +217,32 @@ class RecognitionService:
         return np.concatenate(parts)
 
     @staticmethod
-    def silence_at_end(audio: bytes, content_type: str | None, params: RecognizeParams) -> float:
-        """Seconds of audio since the last speech (all of it when there was none), for the inactivity
-        timeout of audio that is still arriving (the WebSocket)."""
-        samples = decode_audio(audio, content_type, max_seconds=DEFAULT_MAX_SECONDS)
-        segments = split_utterances(
+    def _segments(samples: np.ndarray, params: RecognizeParams) -> list[Segment]:
+        return split_utterances(
             samples,
+            end_of_phrase_silence=params.end_of_phrase_silence_time or 0.8,
             sensitivity=params.speech_detector_sensitivity,
             background_suppression=params.background_audio_suppression,
         )
+
+    def inactivity_so_far(self, audio: bytes, content_type: str | None, params: RecognizeParams) -> BadRequest | None:
+        """For audio still arriving (the WebSocket): the inactivity error once the audio since the last
+        speech (all of it, when there was none) reaches `inactivity_timeout`, else None. Audio cut
+        mid-frame may not decode yet; that is not an error here (the final results will tell)."""
+        timeout = params.inactivity_timeout
+        try:
+            samples = self._decode_parts([(audio, content_type)])
+        except ParlanceError:
+            return None
+        segments = self._segments(samples, params)
         heard = segments[-1].end - PAD_SECONDS if segments else 0.0
-        return len(samples) / SAMPLE_RATE - heard
+        return _no_speech(timeout) if 0 <= timeout <= len(samples) / SAMPLE_RATE - heard else None
 
     @staticmethod
     def _check_inactivity(samples: np.ndarray, segments: list[Any], timeout: int) -> None:
         first_speech = segments[0].start if segments else len(samples) / SAMPLE_RATE
         if timeout >= 0 and first_speech >= timeout:
-            raise BadRequest(f"No speech detected for {timeout}s.")
+            raise _no_speech(timeout)
 
     @staticmethod
     def _result(alternatives: list[Alternative], offset: float, params: RecognizeParams) -> dict[str, Any]:
@@ -265,3 +268,7 @@ class RecognitionService:
                 best.words, offset, params.word_alternatives_threshold, params.profanity_filter
             )
         return result
+
+
+def _no_speech(timeout: int) -> BadRequest:
+    return BadRequest(f"No speech detected for {timeout}s.")  # Watson's words; the SDK matches them

@@ -24,7 +24,7 @@ from fastapi import APIRouter, WebSocket, WebSocketDisconnect
 from starlette.concurrency import run_in_threadpool
 
 from parlance.api.deps import owner_of
-from parlance.errors import BadRequest, ParlanceError
+from parlance.errors import ParlanceError
 from parlance.services.container import Services
 from parlance.services.recognition import RecognizeParams
 
@@ -152,12 +152,9 @@ async def _check_inactivity(request: _Request, svc: Services) -> None:
         return
     request.inactivity_at = seconds
     audio = bytes(request.audio)
-    try:
-        silent = await run_in_threadpool(svc.recognition.silence_at_end, audio, request.content_type, request.checked)
-    except ParlanceError:  # audio cut mid-frame may not decode yet
-        return
-    if silent >= timeout:
-        raise BadRequest(f"No speech detected for {timeout}s.")
+    error = await run_in_threadpool(svc.recognition.inactivity_so_far, audio, request.content_type, request.checked)
+    if error is not None:
+        raise error
 
 
 async def _interim(ws: WebSocket, svc: Services, owner: str, request: _Request) -> None:
