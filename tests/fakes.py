@@ -8,7 +8,16 @@ from pathlib import Path
 
 import numpy as np
 
-from parlance.engines.base import SAMPLE_RATE, Alternative, DecodeOptions, ModelVersion, TrainingInput, Word
+from parlance.engines.base import (
+    SAMPLE_RATE,
+    Alternative,
+    Capabilities,
+    DecodeOptions,
+    Generation,
+    ModelVersion,
+    TrainingInput,
+    Word,
+)
 
 
 def fake_version(base: str, engine: str, day: int = 1, tmp: Path | None = None) -> ModelVersion:
@@ -38,9 +47,9 @@ class _Loaded:
 
 
 class FakeEngine:
-    def __init__(self, name: str, generation: str) -> None:
+    def __init__(self, name: str, generation: Generation) -> None:
         self.name = name
-        self.generation = generation
+        self.capabilities = Capabilities(generation=generation)
 
     def load(self, version: ModelVersion) -> _Loaded:
         return _Loaded()

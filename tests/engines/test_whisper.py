@@ -43,7 +43,7 @@ def test_builtin_version_describes_the_packaged_weights(version: ModelVersion) -
 
 
 def test_engine_identity_and_vocabulary(engine: whisper.WhisperEngine, version: ModelVersion) -> None:
-    assert (engine.name, engine.generation) == ("whisper", "next")
+    assert (engine.name, engine.capabilities.generation) == ("whisper", "next")
     assert engine.in_vocabulary(version, "subrogation")  # NG: no OOV words
 
 

@@ -10,7 +10,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any, Literal, Protocol
 
 import numpy as np
 
@@ -80,6 +80,21 @@ class TrainingInput:
 
 ProgressCallback = Callable[[int], None]  # percent 0..100
 
+Generation = Literal["previous", "next"]
+
+
+@dataclass(frozen=True)
+class Capabilities:
+    """What an engine can do; the services decide by these flags, never by the engine's name or type."""
+
+    # "previous": lexicon, OOV words, sounds_like (Watson's previous-generation models);
+    # "next": sequences learned from corpora, user words only (Watson's next-generation models)
+    generation: Generation
+    native_grammars: bool = False  # decodes with a compiled grammar itself; else n-best + selection
+    word_lattices: bool = False  # fills Word.alternatives (word_alternatives_threshold)
+    sentence_scoring: bool = False  # loaded models implement `SentenceScorer.score`
+    acoustic_adaptation: bool = False  # custom acoustic models can be trained for it
+
 
 class LoadedModel(Protocol):
     """A base-model version loaded in memory; thread-safe for concurrent `transcribe` calls."""
@@ -89,9 +104,17 @@ class LoadedModel(Protocol):
         ...
 
 
+class SentenceScorer(Protocol):
+    """A loaded model that scores given sentences against audio (`Capabilities.sentence_scoring`)."""
+
+    def score(self, audio: np.ndarray, sentences: list[str], prompt: str | None = None) -> list[float]:
+        """Mean log-probability per token of each sentence given the audio; higher is better."""
+        ...
+
+
 class Engine(Protocol):
     name: str
-    generation: str  # "previous" (lexicon, OOV words, sounds_like) | "next" (sequence learning)
+    capabilities: Capabilities
 
     def load(self, version: ModelVersion) -> LoadedModel:
         """Load a model version (callers cache the result)."""

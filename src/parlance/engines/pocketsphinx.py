@@ -60,6 +60,7 @@ from parlance.customization.text import normalize_corpus
 from parlance.engines.base import (
     SAMPLE_RATE,
     Alternative,
+    Capabilities,
     CustomModel,
     DecodeOptions,
     ModelVersion,
@@ -513,8 +514,7 @@ def train_custom_model(
 
 class PocketSphinxEngine:
     name = "pocketsphinx"
-    generation = "previous"
-    native_grammars = True  # decodes with the compiled FSG itself
+    capabilities = Capabilities(generation="previous", native_grammars=True, word_lattices=True)
 
     def load(self, version: ModelVersion) -> PocketSphinxModel:
         return PocketSphinxModel(version)

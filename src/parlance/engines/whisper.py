@@ -40,6 +40,7 @@ from parlance.customization.whisper_text import spoken_words
 from parlance.engines.base import (
     SAMPLE_RATE,
     Alternative,
+    Capabilities,
     DecodeOptions,
     ModelVersion,
     ProgressCallback,
@@ -353,7 +354,7 @@ def _compression_ratio(text: str) -> float:
 
 class WhisperEngine:
     name = "whisper"
-    generation = "next"
+    capabilities = Capabilities(generation="next", sentence_scoring=True)
 
     def __init__(self, cpu_threads: int | None = None, num_workers: int | None = None) -> None:
         cores = os.cpu_count() or 1

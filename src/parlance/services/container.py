@@ -54,7 +54,7 @@ class Services:
         pool = EnginePool(settings, registry or EngineRegistry())
         jobs = JobRunner(db, settings.job_workers)
         customizations = CustomModels(
-            settings, db, catalog, jobs, lambda base: pool.engine(catalog.newest(base)).generation
+            settings, db, catalog, jobs, lambda base: pool.engine(catalog.newest(base)).capabilities.generation
         )
         corpora, grammars = Corpora(customizations), Corpora(customizations, "grammar")
         words = Words(customizations)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import functools
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import Any, Protocol, cast
 
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
@@ -13,7 +13,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from parlance.audio.decode import DEFAULT_MAX_SECONDS, decode_audio
 from parlance.audio.vad import PAD_SECONDS, Segment, split_utterances
 from parlance.engines import grammar_select
-from parlance.engines.base import SAMPLE_RATE, Alternative, CustomModel, DecodeOptions, ModelVersion
+from parlance.engines.base import SAMPLE_RATE, Alternative, CustomModel, DecodeOptions, ModelVersion, SentenceScorer
 from parlance.errors import BadRequest, ParlanceError
 from parlance.services.catalog import Catalog
 from parlance.services.engine_pool import EnginePool
@@ -170,8 +170,9 @@ class RecognitionService:
         model = self.pool.model(resolved.version)
         wanted = max(1, params.max_alternatives)
         warnings = []
+        capabilities = self.pool.engine(resolved.version).capabilities
         lattice = params.word_alternatives_threshold is not None
-        if lattice and self.pool.engine(resolved.version).generation != "previous":
+        if lattice and not capabilities.word_lattices:
             lattice = False  # as in Watson: word alternatives come from previous-generation models only
             warnings.append(f"word_alternatives_threshold is not supported for model {params.model}; it was ignored.")
         options = DecodeOptions(
@@ -183,7 +184,7 @@ class RecognitionService:
             # when no final state is reached); engines without grammar decoding propose an n-best list,
             # prompted with sentences of the grammar.
             grammar = grammar_select.load_grammar(resolved.grammar.with_suffix(".json"))
-            if not getattr(self.pool.engine(resolved.version), "native_grammars", False):
+            if not capabilities.native_grammars:
                 n_best, prompt = max(wanted, grammar_select.N_BEST), grammar_select.prompt_text(grammar)
                 options = DecodeOptions(max_alternatives=n_best, custom=resolved.custom, prompt=prompt)
         results = []
@@ -191,8 +192,8 @@ class RecognitionService:
             alternatives = model.transcribe(seg.samples, options)
             if grammar is not None:
                 scorer = None
-                if hasattr(model, "score"):
-                    scorer = functools.partial(model.score, seg.samples, prompt=options.prompt)
+                if capabilities.sentence_scoring:
+                    scorer = functools.partial(cast(SentenceScorer, model).score, seg.samples, prompt=options.prompt)
                 alternatives = grammar_select.select(alternatives, grammar, wanted, scorer)
             if not alternatives or not alternatives[0].transcript.strip():
                 continue

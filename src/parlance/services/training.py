@@ -82,7 +82,7 @@ class Training:
             for sentence in normalize_corpus(text):
                 counts.update(sentence)
             total = sum(counts.values())
-            if engine.generation != "previous":
+            if engine.capabilities.generation != "previous":
                 return total, {}  # next generation learns sequences; no OOV words
             oov = {w: c for w, c in counts.most_common() if not engine.in_vocabulary(version, w)}
             return total, dict(list(oov.items())[:MAX_OOV_WORDS])
@@ -96,7 +96,7 @@ class Training:
 
         def analyze(text: str, media_type: str) -> tuple[int, dict[str, int]]:
             vocabulary = compile_grammar(text, media_type).vocabulary()
-            if engine.generation != "previous":
+            if engine.capabilities.generation != "previous":
                 return len(vocabulary), {}
             return len(vocabulary), {w: 1 for w in sorted(vocabulary) if not engine.in_vocabulary(version, w)}
 

@@ -33,7 +33,7 @@ def speech_model(v: ModelVersion, base_url: str, generation: str) -> dict[str, A
 def _model(svc: ServicesDep, request: Request, name: str) -> dict[str, Any]:
     newest = svc.catalog.newest(name)
     base = (svc.settings.public_url or str(request.base_url)).rstrip("/")
-    return speech_model(newest, base, svc.pool.engine(newest).generation)
+    return speech_model(newest, base, svc.pool.engine(newest).capabilities.generation)
 
 
 @router.get("")
