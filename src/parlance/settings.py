@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Literal
 
 from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -23,6 +24,16 @@ class Settings(BaseSettings):
     engine_queue: int = Field(8, description="Requests allowed to wait for a worker before 503.")
     job_workers: int = Field(1, description="Background job threads (training, corpus analysis, upgrades).")
     token_ttl_seconds: int = 3600
+    lifecycle_policy: Literal["quarterly", "periods", "never"] = Field(
+        "quarterly",
+        description="When models expire: `quarterly` is Azure's rule (periods counted from the end of the quarter "
+        "of creation), `periods` counts from creation itself, `never` gives no dates.",
+    )
+    adaptation_months: int = Field(12, ge=1, le=1200, description="How long a base-model version can be trained on.")
+    transcription_months: int = Field(
+        24, ge=1, le=1200, description="How long a base-model version or a custom model can transcribe."
+    )
+    expiry_warning_days: int = Field(30, ge=0, le=3650, description="Results warn this long before a model expires.")
 
     @field_validator("database_url")
     @classmethod
