@@ -6,6 +6,7 @@ from __future__ import annotations
 class ParlanceError(Exception):
     status = 500
     description = "Internal Server Error"
+    detail_code: str | None = None  # Azure's `innerError.code` (DetailedErrorCode), where one fits
 
     def __init__(self, message: str) -> None:
         super().__init__(message)
@@ -21,6 +22,12 @@ class BadRequest(ParlanceError):
 
 class InvalidAudio(BadRequest):
     """Audio that is empty, truncated or cannot be decoded."""
+
+
+class ModelExpired(BadRequest):
+    """A model used past its adaptation or transcription date (lifecycle)."""
+
+    detail_code = "ModelDeprecated"
 
 
 class Unauthorized(ParlanceError):

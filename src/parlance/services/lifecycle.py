@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 from parlance.engines.base import ModelVersion
-from parlance.errors import BadRequest
+from parlance.errors import ModelExpired
 from parlance.settings import Settings
 
 Clock = Callable[[], datetime]
@@ -94,7 +94,7 @@ class Lifecycle:
         """400 once the base-model version's adaptation date has come (training and upgrading)."""
         date = self.base_dates(version).adaptation
         if self.passed(date):
-            raise BadRequest(
+            raise ModelExpired(
                 f"Base model version {version.version} can no longer be {action}: its adaptation date "
                 f"{iso_date(date)} has passed. Install a newer version of {version.base_model} "
                 "(`parlance models install`), or ask the operator to change the lifecycle policy."

@@ -147,3 +147,60 @@ class Callback(Base):
     url: Mapped[str] = mapped_column(String(2048))
     user_secret: Mapped[str | None] = mapped_column(String(1024), nullable=True)
     created: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+class Endpoint(Base):
+    """A named, stable deployment of a base-model version or a custom model (Azure's endpoints)."""
+
+    __tablename__ = "endpoints"
+    id: Mapped[str] = mapped_column(String(36), primary_key=True, default=new_id)
+    owner: Mapped[str] = mapped_column(ForeignKey("instances.id", ondelete="CASCADE"), index=True)
+    display_name: Mapped[str] = mapped_column(String(256))
+    description: Mapped[str] = mapped_column(Text, default="")
+    locale: Mapped[str] = mapped_column(String(16))
+    model_kind: Mapped[str] = mapped_column(String(8))  # base | custom
+    model_id: Mapped[str] = mapped_column(String(160))  # a base-model version, or a custom model's id
+    custom_properties: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    created: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    updated: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow, onupdate=utcnow)
+
+
+class Dataset(Base):
+    """Uploaded training data (Azure's datasets; kind Language: text, one sentence a line)."""
+
+    __tablename__ = "datasets"
+    id: Mapped[str] = mapped_column(String(36), primary_key=True, default=new_id)
+    owner: Mapped[str] = mapped_column(ForeignKey("instances.id", ondelete="CASCADE"), index=True)
+    kind: Mapped[str] = mapped_column(String(32))
+    display_name: Mapped[str] = mapped_column(String(256))
+    description: Mapped[str] = mapped_column(Text, default="")
+    locale: Mapped[str] = mapped_column(String(16))
+    status: Mapped[str] = mapped_column(String(16), default="Succeeded")
+    error: Mapped[str | None] = mapped_column(Text, nullable=True)
+    properties: Mapped[dict[str, Any]] = mapped_column(default=dict)  # acceptedLineCount, rejectedLineCount
+    custom_properties: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    created: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    updated: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow, onupdate=utcnow)
+
+
+class Transcription(Base):
+    """A batch transcription (Azure's `/transcriptions`); its result files live in `data_dir/transcriptions`."""
+
+    __tablename__ = "transcriptions"
+    id: Mapped[str] = mapped_column(String(36), primary_key=True, default=new_id)
+    owner: Mapped[str] = mapped_column(ForeignKey("instances.id", ondelete="CASCADE"), index=True)
+    display_name: Mapped[str] = mapped_column(String(256))
+    description: Mapped[str] = mapped_column(Text, default="")
+    locale: Mapped[str] = mapped_column(String(16))
+    model_kind: Mapped[str | None] = mapped_column(String(8), nullable=True)  # base | custom | None (newest base)
+    model_id: Mapped[str | None] = mapped_column(String(160), nullable=True)
+    content: Mapped[dict[str, Any]] = mapped_column(default=dict)  # {"urls": [...]} or {"container": url}
+    properties: Mapped[dict[str, Any]] = mapped_column(default=dict)  # the request's properties
+    custom_properties: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    status: Mapped[str] = mapped_column(String(16), default="NotStarted")  # NotStarted|Running|Succeeded|Failed
+    error: Mapped[dict[str, Any] | None] = mapped_column(nullable=True)  # {"code", "message"}
+    files: Mapped[list[Any]] = mapped_column(default=list)  # [{"id", "name", "kind", "size"}]
+    ttl_hours: Mapped[int | None] = mapped_column(Integer, nullable=True)  # after completion; None: kept
+    finished: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    created: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    updated: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow, onupdate=utcnow)
