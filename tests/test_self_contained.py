@@ -13,7 +13,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 # `../` chains followed by a name must stay inside the repository, resolved from the file's folder (links in
 # documents) and, in code, also from the root (where commands and tests run).
-RELATIVE_UP = re.compile(r"((?:\.\./)+)([\w.-]+)")
+RELATIVE_UP = re.compile(r"(?<![.\w])((?:\.\./)+)([\w.-]+)")
 PARENTS = re.compile(r"Path\(__file__\)(?:\.resolve\(\))?\.parents\[(\d+)\]")
 # Deliberate traversal inputs in tests (an archive member or a file name that climbs out) carry this marker.
 MARKER = "outside-path: test input"
@@ -72,5 +72,6 @@ def test_the_check_sees_each_kind_of_escape() -> None:
     assert escapes(nested, 'SYNTH = "../../shared/testdata/synth.sh"')  # outside-path: test input
     assert escapes(nested, "DATA = Path(__file__).resolve().parents[2] / 'shared'")  # outside-path: test input
     assert not escapes(nested, "DATA = Path(__file__).resolve().parents[1] / 'tests' / 'data'")
+    assert not escapes(nested, 'a URL such as ".../models/base/{id}"')
     assert escapes(ROOT / "bench" / "x.py", "usage: x.py [--testdata ../shared/testdata]")  # outside-path: test input
     assert not escapes(ROOT / "bench" / "README.md", "see [docs](../docs/benchmarks.md)")  # outside-path: test input

@@ -42,6 +42,10 @@ class Conflict(ParlanceError):
     status, description = 409, "Conflict"
 
 
+class ModelExists(Conflict):
+    detail_code = "ModelExists"
+
+
 class PayloadTooLarge(ParlanceError):
     status, description = 413, "Payload Too Large"
 

@@ -33,6 +33,9 @@ class Settings(BaseSettings):
     transcription_months: int = Field(
         24, ge=1, le=1200, description="How long a base-model version or a custom model can transcribe."
     )
+    content_root: Path | None = Field(
+        None, description="Folder whose files `file://` URLs in datasets and batch transcriptions may name."
+    )
     expiry_warning_days: int = Field(30, ge=0, le=3650, description="Results warn this long before a model expires.")
 
     @field_validator("database_url")

@@ -10,6 +10,11 @@ from fastapi import FastAPI
 
 from parlance import __version__
 from parlance.api import errors
+from parlance.api.azure import datasets as azure_datasets
+from parlance.api.azure import endpoints as azure_endpoints
+from parlance.api.azure import models as azure_models
+from parlance.api.azure import speech as azure_speech
+from parlance.api.azure.context import API_VERSIONS
 from parlance.api.routes import customizations, identity, models, recognitions, recognize, recognize_stream
 from parlance.services.container import Services
 from parlance.settings import Settings
@@ -32,6 +37,12 @@ def create_app(settings: Settings, services: Services | None = None) -> FastAPI:
     errors.install(app)
     for module in (identity, models, recognize, recognize_stream, recognitions, customizations):
         app.include_router(module.router)
+    for version in API_VERSIONS:  # the Azure API, v3.1 and v3.2 paths alike
+        for azure in (azure_models, azure_endpoints, azure_datasets):
+            # one version in the OpenAPI document: the paths are the same, and operation ids must be unique
+            documented = version == API_VERSIONS[0]
+            app.include_router(azure.router, prefix=f"/speechtotext/{version}", include_in_schema=documented)
+    app.include_router(azure_speech.router)
 
     @app.get("/health", tags=["health"])
     def health() -> dict[str, str]:

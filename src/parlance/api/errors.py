@@ -1,4 +1,5 @@
-"""The one place errors become HTTP responses: Watson's `{"error", "code", "code_description"}`."""
+"""The one place errors become HTTP responses: Watson's `{"error", "code", "code_description"}`, or
+Azure's `{"code", "message", "innerError"}` on the Azure paths (`/speechtotext/...`, `/speech/...`)."""
 
 from __future__ import annotations
 
@@ -23,29 +24,63 @@ def error_body(status: int, message: str, description: str | None = None) -> dic
     }
 
 
-def error_response(status: int, message: str, description: str | None = None) -> JSONResponse:
+AZURE_PATHS = ("/speechtotext/", "/speech/")
+# Azure's ErrorCode for an HTTP status (the swagger maps none; these follow its names).
+AZURE_CODES = {
+    400: "InvalidRequest",
+    401: "Unauthorized",
+    403: "Forbidden",
+    404: "NotFound",
+    405: "NotAllowed",
+    409: "Conflict",
+    413: "InvalidRequest",
+    415: "UnsupportedMediaType",
+    422: "UnprocessableEntity",
+    429: "TooManyRequests",
+    503: "ServiceUnavailable",
+}
+
+
+def azure_error_body(status: int, message: str, detail_code: str | None = None) -> dict[str, object]:
+    body: dict[str, object] = {"code": AZURE_CODES.get(status, "InternalServerError"), "message": message}
+    if detail_code:
+        body["innerError"] = {"code": detail_code, "message": message}
+    return body
+
+
+def error_response(
+    status: int,
+    message: str,
+    description: str | None = None,
+    *,
+    request: Request | None = None,
+    detail_code: str | None = None,
+) -> JSONResponse:
     headers = {"WWW-Authenticate": 'Basic realm="parlance"'} if status == 401 else None
+    if request is not None and request.url.path.startswith(AZURE_PATHS):
+        return JSONResponse(azure_error_body(status, message, detail_code), status_code=status, headers=headers)
     return JSONResponse(error_body(status, message, description), status_code=status, headers=headers)
 
 
 def install(app: FastAPI) -> None:
     @app.exception_handler(ParlanceError)
-    async def _ours(_: Request, exc: ParlanceError) -> JSONResponse:
+    async def _ours(request: Request, exc: ParlanceError) -> JSONResponse:
         if exc.status >= 500 and exc.status != 503:
             log.error("server error: %r", exc)
-        return error_response(exc.status, exc.message, exc.description)
+        return error_response(exc.status, exc.message, exc.description, request=request, detail_code=exc.detail_code)
 
     @app.exception_handler(RequestValidationError)
-    async def _validation(_: Request, exc: RequestValidationError) -> JSONResponse:
+    async def _validation(request: Request, exc: RequestValidationError) -> JSONResponse:
         err = exc.errors()[0]
         where = ".".join(str(p) for p in err.get("loc", ()) if p not in ("body", "query", "path"))
-        return error_response(400, f"Invalid value for '{where}': {err.get('msg')}")
+        message = f"Invalid value for '{where}': {err.get('msg')}"
+        return error_response(400, message, request=request, detail_code="InvalidParameterValue")
 
     @app.exception_handler(StarletteHTTPException)
-    async def _http(_: Request, exc: StarletteHTTPException) -> JSONResponse:
-        return error_response(exc.status_code, str(exc.detail))
+    async def _http(request: Request, exc: StarletteHTTPException) -> JSONResponse:
+        return error_response(exc.status_code, str(exc.detail), request=request)
 
     @app.exception_handler(Exception)
-    async def _unexpected(_: Request, exc: Exception) -> JSONResponse:
+    async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
         log.exception("unhandled error")
-        return error_response(500, "Internal error; the request was not completed.")
+        return error_response(500, "Internal error; the request was not completed.", request=request)

@@ -8,11 +8,15 @@ from parlance.engines.base import ModelVersion
 from parlance.engines.registry import EngineRegistry
 from parlance.jobs.runner import JobRunner
 from parlance.services.auth import AuthService
+from parlance.services.azure_models import AzureModels
 from parlance.services.callbacks import Callbacks
 from parlance.services.catalog import Catalog
 from parlance.services.custom_models import CustomModels
 from parlance.services.custom_resolver import CustomResolver
+from parlance.services.datasets import Datasets
+from parlance.services.endpoints import Endpoints
 from parlance.services.engine_pool import EnginePool
+from parlance.services.lifecycle import Clock, Lifecycle, system_clock
 from parlance.services.recognition import RecognitionService
 from parlance.services.recognition_jobs import RecognitionJobs
 from parlance.services.resources import Corpora
@@ -38,6 +42,10 @@ class Services:
     grammars: Corpora
     words: Words
     training: Training
+    lifecycle: Lifecycle
+    endpoints: Endpoints
+    datasets: Datasets
+    azure_models: AzureModels
 
     @classmethod
     def build(
@@ -46,20 +54,30 @@ class Services:
         *,
         registry: EngineRegistry | None = None,
         builtins: list[ModelVersion] | None = None,
+        clock: Clock = system_clock,
     ) -> Services:
         settings.data_dir.mkdir(parents=True, exist_ok=True)
         db = Database(settings)
         db.migrate()
         catalog = Catalog(settings, builtins)
+        lifecycle = Lifecycle(settings, clock)
         pool = EnginePool(settings, registry or EngineRegistry())
         jobs = JobRunner(db, settings.job_workers)
         customizations = CustomModels(
-            settings, db, catalog, jobs, lambda base: pool.engine(catalog.newest(base)).capabilities.generation
+            settings,
+            db,
+            catalog,
+            jobs,
+            lambda base: pool.engine(catalog.newest(base)).capabilities.generation,
+            lifecycle,
         )
         corpora, grammars = Corpora(customizations), Corpora(customizations, "grammar")
         words = Words(customizations)
         training = Training(customizations, corpora, grammars, words, pool)
         training.register(jobs)
+        datasets = Datasets(settings, db)
+        azure_models = AzureModels(catalog, lifecycle, customizations, corpora, datasets, jobs)
+        azure_models.register(jobs)
         resolver = CustomResolver(customizations, training)
         recognition = RecognitionService(catalog, pool, resolver)
         callbacks = Callbacks(db)
@@ -78,6 +96,10 @@ class Services:
             grammars=grammars,
             words=words,
             training=training,
+            lifecycle=lifecycle,
+            endpoints=Endpoints(db, catalog, lifecycle),
+            datasets=datasets,
+            azure_models=azure_models,
         )
 
     def start(self) -> None:

@@ -17,6 +17,7 @@ from sqlalchemy.orm import Session
 from parlance.errors import BadRequest, Conflict, NotFound
 from parlance.jobs.runner import JobRunner
 from parlance.services.catalog import Catalog
+from parlance.services.lifecycle import Lifecycle
 from parlance.settings import Settings
 from parlance.store.db import Database
 from parlance.store.orm import Corpus, CustomModel, CustomWord, utcnow
@@ -38,13 +39,20 @@ def stored_error(message: str, status: int = 400) -> str:
 
 class CustomModels:
     def __init__(
-        self, settings: Settings, db: Database, catalog: Catalog, jobs: JobRunner, generation: Callable[[str], str]
+        self,
+        settings: Settings,
+        db: Database,
+        catalog: Catalog,
+        jobs: JobRunner,
+        generation: Callable[[str], str],
+        lifecycle: Lifecycle,
     ) -> None:
         self.settings = settings
         self.db = db
         self.catalog = catalog
         self.jobs = jobs
         self.generation = generation  # callable: base model name -> "previous" | "next"
+        self.lifecycle = lifecycle
 
     # -- lookup -----------------------------------------------------------------------------
     @staticmethod
@@ -182,6 +190,7 @@ class CustomModels:
             raise BadRequest("customization_weight must be between 0.0 and 1.0")
         with self.db.session() as s:
             row = self.get_row(s, owner, cid, lock=True)
+            self.lifecycle.check_adaptation(self.catalog.newest(row.base_model_name))
             self.ensure_idle(s, row, "trained")
             if self.pending_work(s, cid):
                 raise Conflict("Data is still being processed for this custom model; train after it is analyzed")
@@ -263,6 +272,7 @@ class CustomModels:
             if not self.has_data(s, cid):
                 raise BadRequest("The custom model has no data; there is nothing to upgrade")
             newest = self.catalog.newest(row.base_model_name)
+            self.lifecycle.check_adaptation(newest, "used to upgrade custom models")
             if newest.version in row.versions:
                 raise BadRequest(
                     f"The custom model is up-to-date: it is already built for {newest.version}, "
