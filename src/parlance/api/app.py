@@ -14,6 +14,7 @@ from parlance.api.azure import datasets as azure_datasets
 from parlance.api.azure import endpoints as azure_endpoints
 from parlance.api.azure import models as azure_models
 from parlance.api.azure import speech as azure_speech
+from parlance.api.azure import transcriptions as azure_transcriptions
 from parlance.api.azure.context import API_VERSIONS
 from parlance.api.routes import customizations, identity, models, recognitions, recognize, recognize_stream
 from parlance.services.container import Services
@@ -38,7 +39,7 @@ def create_app(settings: Settings, services: Services | None = None) -> FastAPI:
     for module in (identity, models, recognize, recognize_stream, recognitions, customizations):
         app.include_router(module.router)
     for version in API_VERSIONS:  # the Azure API, v3.1 and v3.2 paths alike
-        for azure in (azure_models, azure_endpoints, azure_datasets):
+        for azure in (azure_models, azure_endpoints, azure_datasets, azure_transcriptions):
             # one version in the OpenAPI document: the paths are the same, and operation ids must be unique
             documented = version == API_VERSIONS[0]
             app.include_router(azure.router, prefix=f"/speechtotext/{version}", include_in_schema=documented)

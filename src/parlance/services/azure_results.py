@@ -107,3 +107,25 @@ def combined_phrase(phrases: list[dict[str, Any]]) -> dict[str, Any]:
     for key in ("lexical", "itn", "maskedITN", "display"):
         out[key] = " ".join(b[key] for b in best if b[key])
     return out
+
+
+def transcription_file(
+    source: str,
+    timestamp: str,
+    duration_seconds: float,
+    watson: dict[str, Any],
+    locale: str,
+    mode: ProfanityMode,
+    words: bool,
+) -> dict[str, Any]:
+    """One input's batch result (`kind: Transcription`, azure-api.md §4) from its Watson result."""
+    phrases = [recognized_phrase(r, locale, mode, words) for r in watson.get("results", [])]
+    return {
+        "source": source,
+        "timestamp": timestamp,
+        "durationInTicks": ticks(duration_seconds),
+        "durationMilliseconds": round(duration_seconds * 1000),
+        "duration": iso_duration(duration_seconds),
+        "combinedRecognizedPhrases": [combined_phrase(phrases)],
+        "recognizedPhrases": phrases,
+    }

@@ -21,6 +21,7 @@ from parlance.services.recognition import RecognitionService
 from parlance.services.recognition_jobs import RecognitionJobs
 from parlance.services.resources import Corpora
 from parlance.services.training import Training
+from parlance.services.transcriptions import Transcriptions
 from parlance.services.words import Words
 from parlance.settings import Settings
 from parlance.store.db import Database
@@ -46,6 +47,7 @@ class Services:
     endpoints: Endpoints
     datasets: Datasets
     azure_models: AzureModels
+    transcriptions: Transcriptions
 
     @classmethod
     def build(
@@ -81,6 +83,8 @@ class Services:
         resolver = CustomResolver(customizations, training)
         recognition = RecognitionService(catalog, pool, resolver)
         callbacks = Callbacks(db)
+        transcriptions = Transcriptions(settings, db, catalog, lifecycle, azure_models, recognition, jobs)
+        transcriptions.register(jobs)
         return cls(
             settings=settings,
             db=db,
@@ -100,6 +104,7 @@ class Services:
             endpoints=Endpoints(db, catalog, lifecycle),
             datasets=datasets,
             azure_models=azure_models,
+            transcriptions=transcriptions,
         )
 
     def start(self) -> None:

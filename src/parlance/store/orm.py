@@ -194,13 +194,13 @@ class Transcription(Base):
     locale: Mapped[str] = mapped_column(String(16))
     model_kind: Mapped[str | None] = mapped_column(String(8), nullable=True)  # base | custom | None (newest base)
     model_id: Mapped[str | None] = mapped_column(String(160), nullable=True)
-    content: Mapped[dict[str, Any]] = mapped_column(default=dict)  # {"urls": [...]} or {"container": url}
+    # {"inputs": [{"url", "source"}], "container": url | None}: a container is listed once, at creation
+    content: Mapped[dict[str, Any]] = mapped_column(default=dict)
     properties: Mapped[dict[str, Any]] = mapped_column(default=dict)  # the request's properties
     custom_properties: Mapped[dict[str, Any]] = mapped_column(default=dict)
     status: Mapped[str] = mapped_column(String(16), default="NotStarted")  # NotStarted|Running|Succeeded|Failed
     error: Mapped[dict[str, Any] | None] = mapped_column(nullable=True)  # {"code", "message"}
-    files: Mapped[list[Any]] = mapped_column(default=list)  # [{"id", "name", "kind", "size"}]
-    ttl_hours: Mapped[int | None] = mapped_column(Integer, nullable=True)  # after completion; None: kept
+    ttl_seconds: Mapped[int | None] = mapped_column(Integer, nullable=True)  # after completion; None: kept
     finished: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
     created: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
     updated: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow, onupdate=utcnow)
