@@ -39,7 +39,7 @@ from parlance.services.lifecycle import Lifecycle, iso_date
 from parlance.services.recognition import RecognitionService
 from parlance.settings import Settings
 from parlance.store.db import Database
-from parlance.store.orm import CustomModel, Job, Transcription
+from parlance.store.orm import CustomModel, Job, Transcription, utcnow
 
 log = logging.getLogger(__name__)
 
@@ -124,7 +124,6 @@ class Transcriptions:
             )
         inputs = self._inputs(spec)
         model = self._usable_model(owner, spec.locale, spec.model)
-        now = self.lifecycle.now()
         row = Transcription(
             owner=owner,
             display_name=spec.display_name,
@@ -136,8 +135,6 @@ class Transcriptions:
             properties=_properties(spec),
             custom_properties=dict(spec.custom_properties),
             ttl_seconds=_ttl_seconds(spec.time_to_live),
-            created=now,
-            updated=now,
         )
         with self.db.session() as s:
             s.add(row)
@@ -313,7 +310,6 @@ class Transcriptions:
                 row.description = description
             if custom_properties is not None:
                 row.custom_properties = dict(custom_properties)
-            row.updated = self.lifecycle.now()
             s.flush()
             s.expunge(row)
             return row
@@ -413,7 +409,7 @@ class Transcriptions:
             return
         result = azure_results.transcription_file(
             item["source"],
-            iso_date(self.lifecycle.now()) or "",
+            iso_date(utcnow()) or "",
             seconds,
             watson,
             row.locale,
@@ -471,6 +467,7 @@ class Transcriptions:
         elif not succeeded:
             first = next((d.get("errorMessage") for d in details if d.get("errorMessage")), "")
             error = {"code": "InvalidData", "message": f"No input could be transcribed (see the report). {first}"}
+        # the lifecycle's clock, which timeToLive is counted on (tests move it)
         self._set(row.id, status="Failed" if error else "Succeeded", error=error, finished=self.lifecycle.now())
 
     def _row(self, transcription_id: str) -> Transcription | None:
@@ -487,7 +484,6 @@ class Transcriptions:
                 return
             for key, value in values.items():
                 setattr(row, key, value)
-            row.updated = self.lifecycle.now()
 
 
 def _properties(spec: TranscriptionSpec) -> dict[str, Any]:
