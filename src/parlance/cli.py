@@ -173,3 +173,166 @@ def db_upgrade(data_dir: DataDir = None) -> None:
 
     Database(_settings(data_dir)).migrate()
     typer.echo("database is up to date")
+
+
+# -- batch transcriptions ------------------------------------------------------------------------
+transcriptions_app = typer.Typer(
+    help="Batch transcriptions (Azure's /transcriptions; operator view of every instance).", no_args_is_help=True
+)
+app.add_typer(transcriptions_app, name="transcriptions")
+ContentRoot = Annotated[
+    Path | None, typer.Option(help="Folder file:// inputs may name (env PARLANCE_CONTENT_ROOT).", file_okay=False)
+]
+Wait = Annotated[bool, typer.Option("--wait", help="Run the job here and wait until it ends, showing progress.")]
+POLL_SECONDS = 0.5  # as `spx ... --wait`
+
+
+def _model_ref(svc, model: str):  # type: ignore[no-untyped-def]
+    """A base model (its newest version), a base-model version, or a custom model id."""
+    from parlance.errors import NotFound
+    from parlance.services.endpoints import ModelRef
+
+    if model in svc.catalog.base_models():
+        return ModelRef("base", svc.catalog.newest(model).version)
+    try:
+        return ModelRef("base", svc.catalog.version(model).version)
+    except NotFound:
+        return ModelRef("custom", model)
+
+
+def _transcription_json(svc, row) -> dict[str, object]:  # type: ignore[no-untyped-def]
+    out: dict[str, object] = {
+        "id": row.id,
+        "displayName": row.display_name,
+        "status": row.status,
+        "locale": row.locale,
+        "model": {"kind": row.model_kind, "id": row.model_id},
+        "createdDateTime": _utc(row.created),
+        "lastActionDateTime": _utc(row.updated),
+        "properties": row.properties,
+        "files": [f.name for f in svc.transcriptions.files(row.owner, row.id)],
+    }
+    if row.error:
+        out["error"] = row.error
+    return out
+
+
+def _utc(when) -> str:  # type: ignore[no-untyped-def]
+    from datetime import UTC
+
+    from parlance.services.lifecycle import iso_date
+
+    return iso_date(when if when.tzinfo else when.replace(tzinfo=UTC)) or ""
+
+
+def _await_transcription(svc, owner: str, transcription_id: str) -> None:  # type: ignore[no-untyped-def]
+    """`spx`-style progress: the status when it changes, a dot per poll, then Done! or Failed!"""
+    import time
+
+    svc.start()  # a running server may claim the job first; claiming is atomic either way
+    typer.echo(f"Awaiting transcription {transcription_id} success or failure ", nl=False, err=True)
+    last = None
+    while True:
+        status = svc.transcriptions.get(owner, transcription_id).status
+        if status != last:
+            typer.echo(f"{status} ", nl=False, err=True)
+            last = status
+        if status in ("Succeeded", "Failed"):
+            typer.echo("Done!" if status == "Succeeded" else "Failed!", err=True)
+            return
+        typer.echo(".", nl=False, err=True)
+        time.sleep(POLL_SECONDS)
+
+
+@transcriptions_app.command("create")
+def transcriptions_create(
+    urls: Annotated[list[str], typer.Argument(help="http(s) URLs, file:// URLs or paths under the content root.")],
+    name: Annotated[str, typer.Option("--name", help="Display name.")],
+    locale: Annotated[str, typer.Option("--locale", help="Locale, e.g. en-US.")],
+    model: Annotated[
+        str | None, typer.Option(help="Base model, base-model version or custom model id; default: the newest.")
+    ] = None,
+    instance: Annotated[str | None, typer.Option(help="Owning instance id; default: the development one.")] = None,
+    wait: Wait = False,
+    content_root: ContentRoot = None,
+    data_dir: DataDir = None,
+) -> None:
+    """Create a batch transcription; a running server (or --wait) runs it."""
+    from parlance.services.transcriptions import TranscriptionSpec
+
+    svc = _services(_settings(data_dir, content_root=content_root))
+    try:
+        owner = instance or svc.auth.ensure_dev_instance()
+        inputs = [u if "://" in u else Path(u).resolve().as_uri() for u in urls]  # paths as file:// URLs
+        spec = TranscriptionSpec(
+            display_name=name,
+            locale=locale,
+            model=_model_ref(svc, model) if model else None,
+            content_urls=inputs,
+        )
+        row = svc.transcriptions.create(owner, spec)
+        if wait:
+            _await_transcription(svc, owner, row.id)
+            row = svc.transcriptions.get(owner, row.id)
+        typer.echo(json.dumps(_transcription_json(svc, row), indent=2))
+    except ParlanceError as exc:
+        raise typer.BadParameter(exc.message) from None
+    finally:
+        svc.close()
+
+
+@transcriptions_app.command("list")
+def transcriptions_list(data_dir: DataDir = None) -> None:
+    """List every instance's transcriptions: id, status, created, name."""
+    from sqlalchemy import select
+
+    from parlance.store.orm import Transcription
+
+    svc = _services(_settings(data_dir))
+    try:
+        svc.transcriptions.sweep()
+        with svc.db.session() as s:
+            for row in s.scalars(select(Transcription).order_by(Transcription.created, Transcription.id)):
+                typer.echo(f"{row.id}\t{row.status}\t{_utc(row.created)}\t{row.display_name}")
+    finally:
+        svc.close()
+
+
+@transcriptions_app.command("show")
+def transcriptions_show(
+    transcription_id: str, wait: Wait = False, content_root: ContentRoot = None, data_dir: DataDir = None
+) -> None:
+    """Show a transcription (with --wait: run it here if needed and wait until it ends)."""
+    svc = _services(_settings(data_dir, content_root=content_root))
+    try:
+        owner = svc.transcriptions.owner_of(transcription_id)
+        if wait:
+            _await_transcription(svc, owner, transcription_id)
+        typer.echo(json.dumps(_transcription_json(svc, svc.transcriptions.get(owner, transcription_id)), indent=2))
+    except ParlanceError as exc:
+        raise typer.BadParameter(exc.message) from None
+    finally:
+        svc.close()
+
+
+@transcriptions_app.command("download")
+def transcriptions_download(
+    transcription_id: str,
+    out: Annotated[Path | None, typer.Option(help="Folder to write the files to; default ./{id}.")] = None,
+    data_dir: DataDir = None,
+) -> None:
+    """Copy a transcription's result files (contenturl_N.json, report.json) to a folder."""
+    import shutil
+
+    svc = _services(_settings(data_dir))
+    try:
+        owner = svc.transcriptions.owner_of(transcription_id)
+        target = out or Path(transcription_id)
+        target.mkdir(parents=True, exist_ok=True)
+        for item in svc.transcriptions.files(owner, transcription_id):
+            shutil.copyfile(item.path, target / item.name)
+            typer.echo(str(target / item.name))
+    except ParlanceError as exc:
+        raise typer.BadParameter(exc.message) from None
+    finally:
+        svc.close()
