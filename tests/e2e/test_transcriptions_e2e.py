@@ -4,6 +4,7 @@ job give the same words as `/v1/recognize`, and a server killed with SIGKILL mid
 from __future__ import annotations
 
 import json
+import os
 import signal
 import subprocess
 import sys
@@ -149,3 +150,36 @@ def test_a_server_killed_mid_job_resumes_it_after_restart(server: Server) -> Non
     first, again = out["contenturl_0.json"], out[f"contenturl_{len(CLIPS)}.json"]
     assert first["combinedRecognizedPhrases"] == again["combinedRecognizedPhrases"]
     assert not list(folder.glob(".*.tmp"))
+
+
+def parlance(*args: str, data_dir: Path) -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, "PARLANCE_DATA_DIR": str(data_dir), "HF_HUB_OFFLINE": "1"}
+    return subprocess.run([sys.executable, "-m", "parlance", *args], env=env, capture_output=True, text=True)
+
+
+def test_cli_creates_waits_shows_and_downloads(tmp_path: Path) -> None:
+    clip, missing = CLIPS[0], LIBRIVOX / "missing.wav"
+    root = ["--content-root", str(LIBRIVOX)]
+    made = parlance(
+        "transcriptions", "create", "--name", "cli", "--locale", "en-US", "--model", MODEL, "--wait", *root,
+        str(clip), missing.as_uri(), data_dir=tmp_path,
+    )  # fmt: skip
+    assert made.returncode == 0, made.stderr
+    shown = json.loads(made.stdout)
+    assert shown["status"] == "Succeeded" and shown["files"] == ["contenturl_0.json", "report.json"]
+    assert made.stderr.startswith(f"Awaiting transcription {shown['id']} success or failure ")
+    assert "Running" in made.stderr and made.stderr.rstrip().endswith("Succeeded Done!")
+
+    listed = parlance("transcriptions", "list", data_dir=tmp_path)
+    assert listed.stdout.split("\t")[:2] == [shown["id"], "Succeeded"]
+    assert json.loads(parlance("transcriptions", "show", shown["id"], data_dir=tmp_path).stdout) == shown
+
+    out = tmp_path / "out"
+    got = parlance("transcriptions", "download", shown["id"], "--out", str(out), data_dir=tmp_path)
+    assert got.stdout.split() == [str(out / "contenturl_0.json"), str(out / "report.json")]
+    report = json.loads((out / "report.json").read_text())
+    assert [d["status"] for d in report["details"]] == ["Succeeded", "Failed"]
+    assert json.loads((out / "contenturl_0.json").read_text())["source"] == clip.as_uri()
+
+    outside = parlance("transcriptions", "create", "--name", "x", "--locale", "en-US", "/etc/hosts", data_dir=tmp_path)
+    assert outside.returncode != 0 and "file:// URLs are not allowed" in outside.stderr
