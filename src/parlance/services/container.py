@@ -79,7 +79,8 @@ class Services:
         azure_models = AzureModels(catalog, lifecycle, customizations, corpora, datasets, jobs)
         azure_models.register(jobs)
         resolver = CustomResolver(customizations, training)
-        recognition = RecognitionService(catalog, pool, resolver)
+        endpoints = Endpoints(db, catalog, lifecycle)
+        recognition = RecognitionService(catalog, pool, resolver, endpoints)
         callbacks = Callbacks(db)
         return cls(
             settings=settings,
@@ -97,7 +98,7 @@ class Services:
             words=words,
             training=training,
             lifecycle=lifecycle,
-            endpoints=Endpoints(db, catalog, lifecycle),
+            endpoints=endpoints,
             datasets=datasets,
             azure_models=azure_models,
         )

@@ -9,6 +9,7 @@ model the user chose) and every result says so in a warning: Azure falls back th
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, Literal
 
@@ -21,6 +22,7 @@ from parlance.store.db import Database
 from parlance.store.orm import CustomModel, Endpoint
 
 MAX_NAME = 256
+MODEL_PARAMS = frozenset({"model", "language_customization_id", "customization_id", "base_model_version"})
 
 
 @dataclass(frozen=True)
@@ -164,6 +166,21 @@ class Endpoints:
             s.delete(row)
 
     # -- recognition through an endpoint ---------------------------------------------------------
+    def expand(self, owner: str, raw: Mapping[str, Any]) -> tuple[dict[str, Any], list[str]]:
+        """Watson recognition parameters with `endpoint_id` replaced by the endpoint's model, and the
+        endpoint's warnings. The model parameters cannot be given beside an endpoint."""
+        params = dict(raw)
+        endpoint_id = params.pop("endpoint_id", None)
+        if endpoint_id is None:
+            return params, []
+        if not isinstance(endpoint_id, str):
+            raise BadRequest("endpoint_id must be a string")
+        clash = sorted(MODEL_PARAMS & params.keys())
+        if clash:
+            raise BadRequest(f"endpoint_id cannot be combined with {', '.join(clash)}: the endpoint chooses the model")
+        chosen = self.recognition_model(owner, endpoint_id)
+        return {**params, **chosen.params}, chosen.warnings
+
     def recognition_model(self, owner: str, endpoint_id: str) -> EndpointModel:
         """The endpoint's model as Watson parameters, or the fallback when it expired or was deleted."""
         endpoint = self.get(owner, endpoint_id)
