@@ -173,3 +173,12 @@ def db_upgrade(data_dir: DataDir = None) -> None:
 
     Database(_settings(data_dir)).migrate()
     typer.echo("database is up to date")
+
+
+def _register_lifecycle() -> None:
+    from parlance import cli_lifecycle
+
+    cli_lifecycle.register(app, models_app)
+
+
+_register_lifecycle()
