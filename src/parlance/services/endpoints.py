@@ -13,11 +13,10 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, Literal
 
-from sqlalchemy import func, select
-
 from parlance.errors import BadRequest, ModelExpired, NotFound
 from parlance.services.catalog import Catalog
 from parlance.services.lifecycle import Lifecycle, iso_date
+from parlance.services.owned import get_owned, list_owned
 from parlance.store.db import Database
 from parlance.store.orm import CustomModel, Endpoint
 
@@ -107,20 +106,13 @@ class Endpoints:
 
     def get(self, owner: str, endpoint_id: str) -> Endpoint:
         with self.db.session() as s:
-            row = s.get(Endpoint, endpoint_id)
-            if row is None or row.owner != owner:
-                raise NotFound(f"Endpoint {endpoint_id} does not exist")
+            row = get_owned(s, Endpoint, owner, endpoint_id, "Endpoint")
             s.expunge(row)
             return row
 
     def list(self, owner: str, skip: int = 0, top: int = 100) -> tuple[list[Endpoint], int]:
         with self.db.session() as s:
-            mine = select(Endpoint).where(Endpoint.owner == owner)
-            total = s.scalar(select(func.count()).select_from(mine.subquery())) or 0
-            rows = list(s.scalars(mine.order_by(Endpoint.created, Endpoint.id).offset(skip).limit(top)))
-            for row in rows:
-                s.expunge(row)
-            return rows, total
+            return list_owned(s, Endpoint, owner, skip, top)
 
     def update(
         self,
@@ -142,9 +134,7 @@ class Endpoints:
                 raise BadRequest(f"The model's locale {locale} does not match the endpoint's locale {current.locale}")
             self.check_usable(owner, model)
         with self.db.session() as s:
-            row = s.get(Endpoint, endpoint_id)
-            if row is None or row.owner != owner:
-                raise NotFound(f"Endpoint {endpoint_id} does not exist")
+            row = get_owned(s, Endpoint, owner, endpoint_id, "Endpoint")
             if model is not None:
                 row.model_kind, row.model_id = model.kind, model.id
             if display_name is not None:
@@ -160,10 +150,7 @@ class Endpoints:
 
     def delete(self, owner: str, endpoint_id: str) -> None:
         with self.db.session() as s:
-            row = s.get(Endpoint, endpoint_id)
-            if row is None or row.owner != owner:
-                raise NotFound(f"Endpoint {endpoint_id} does not exist")
-            s.delete(row)
+            s.delete(get_owned(s, Endpoint, owner, endpoint_id, "Endpoint"))
 
     # -- recognition through an endpoint ---------------------------------------------------------
     def expand(self, owner: str, raw: Mapping[str, Any]) -> tuple[dict[str, Any], list[str]]:
