@@ -336,3 +336,12 @@ def transcriptions_download(
         raise typer.BadParameter(exc.message) from None
     finally:
         svc.close()
+
+
+def _register_lifecycle() -> None:
+    from parlance import cli_lifecycle
+
+    cli_lifecycle.register(app, models_app)
+
+
+_register_lifecycle()

@@ -11,7 +11,7 @@ from __future__ import annotations
 import time
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import select
 
 from parlance.errors import BadRequest, Conflict, ModelExists
 from parlance.jobs.runner import JobKind, JobRunner
@@ -20,6 +20,7 @@ from parlance.services.custom_models import CustomModels, stored_error
 from parlance.services.datasets import Datasets
 from parlance.services.endpoints import ModelRef
 from parlance.services.lifecycle import Lifecycle
+from parlance.services.owned import list_owned
 from parlance.services.resources import Corpora
 from parlance.store.orm import Corpus, CustomModel, Job
 
@@ -99,12 +100,7 @@ class AzureModels:
     def rows(self, owner: str, skip: int, top: int) -> tuple[list[CustomModel], int]:
         """The instance's custom language models, oldest first, and how many there are."""
         with self.customizations.db.session() as s:
-            mine = select(CustomModel).where(CustomModel.owner == owner, CustomModel.kind == "language")
-            total = s.scalar(select(func.count()).select_from(mine.subquery())) or 0
-            rows = list(s.scalars(mine.order_by(CustomModel.created, CustomModel.id).offset(skip).limit(top)))
-            for row in rows:
-                s.expunge(row)
-            return rows, total
+            return list_owned(s, CustomModel, owner, skip, top, CustomModel.kind == "language")
 
     def dataset_ids(self, cid: str) -> list[str]:
         with self.customizations.db.session() as s:

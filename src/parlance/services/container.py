@@ -81,7 +81,8 @@ class Services:
         azure_models = AzureModels(catalog, lifecycle, customizations, corpora, datasets, jobs)
         azure_models.register(jobs)
         resolver = CustomResolver(customizations, training)
-        recognition = RecognitionService(catalog, pool, resolver)
+        endpoints = Endpoints(db, catalog, lifecycle)
+        recognition = RecognitionService(catalog, pool, resolver, endpoints)
         callbacks = Callbacks(db)
         transcriptions = Transcriptions(settings, db, catalog, lifecycle, azure_models, recognition, jobs)
         transcriptions.register(jobs)
@@ -101,7 +102,7 @@ class Services:
             words=words,
             training=training,
             lifecycle=lifecycle,
-            endpoints=Endpoints(db, catalog, lifecycle),
+            endpoints=endpoints,
             datasets=datasets,
             azure_models=azure_models,
             transcriptions=transcriptions,

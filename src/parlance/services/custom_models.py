@@ -17,7 +17,7 @@ from sqlalchemy.orm import Session
 from parlance.errors import BadRequest, Conflict, NotFound
 from parlance.jobs.runner import JobRunner
 from parlance.services.catalog import Catalog
-from parlance.services.lifecycle import Lifecycle
+from parlance.services.lifecycle import Lifecycle, watson_dates
 from parlance.settings import Settings
 from parlance.store.db import Database
 from parlance.store.orm import Corpus, CustomModel, CustomWord, utcnow
@@ -124,6 +124,9 @@ class CustomModels:
             out["error"] = row.error
         if row.warnings:
             out["warnings"] = row.warnings
+        dates = watson_dates(self.lifecycle.custom_dates(row.created))
+        if dates:  # Parlance's addition: until when the model can transcribe
+            out["deprecation_dates"] = dates
         return out
 
     def get(self, owner: str, cid: str) -> dict[str, Any]:

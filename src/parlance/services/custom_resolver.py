@@ -7,8 +7,9 @@ from pathlib import Path
 from sqlalchemy import select
 
 from parlance.engines.base import ModelVersion
-from parlance.errors import BadRequest
+from parlance.errors import BadRequest, ModelExpired
 from parlance.services.custom_models import CustomModels
+from parlance.services.lifecycle import iso_date
 from parlance.services.recognition import RecognizeParams, Resolved
 from parlance.services.training import Training
 from parlance.store.orm import Corpus, CustomModel
@@ -33,6 +34,8 @@ class CustomResolver:
         with self.models.db.session() as s:
             row = self.models.get_row(s, owner, cid)
             s.expunge(row)
+        warnings: list[str] = []
+        self._check_lifecycle(row, newest, warnings)
         if row.base_model_name != params.model:
             raise BadRequest(
                 f"The custom model's base model {row.base_model_name} does not match the requested model {params.model}"
@@ -52,9 +55,25 @@ class CustomResolver:
         custom = self.training.engine_model(row, version, params.customization_weight)
         if custom is None:
             raise BadRequest(NOT_TRAINED)
-        warnings = [OLD_VERSION_WARNING] if version != newest.version else []
+        if version != newest.version:
+            warnings.append(OLD_VERSION_WARNING)
         grammar = self._grammar(row, params.grammar_name, custom.path) if params.grammar_name else None
         return Resolved(self.models.catalog.version(version), custom, grammar, warnings)
+
+    def _check_lifecycle(self, row: CustomModel, newest: ModelVersion, warnings: list[str]) -> None:
+        """400 past the model's transcription date (an endpoint falls back instead); a warning shortly before."""
+        lifecycle = self.models.lifecycle
+        date = lifecycle.custom_dates(row.created).transcription
+        if lifecycle.passed(date):
+            raise ModelExpired(
+                f"Custom model {row.id} expired on {iso_date(date)} and can no longer be used for recognition. "
+                f"The newest usable model is the base model {newest.base_model} ({newest.version}): recognize "
+                "without language_customization_id, train a new custom model, or recognize through an endpoint "
+                "(which falls back to the base model)."
+            )
+        warning = lifecycle.expiry_warning(f"Custom model {row.id}", date)
+        if warning:
+            warnings.append(warning)
 
     def _grammar(self, row: CustomModel, name: str, trained: Path) -> Path:
         with self.models.db.session() as s:

@@ -10,9 +10,8 @@ import os
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import func, select
-
-from parlance.errors import BadRequest, NotFound
+from parlance.errors import BadRequest
+from parlance.services.owned import get_owned, list_owned
 from parlance.services.resources import decode_text
 from parlance.settings import Settings
 from parlance.store.db import Database
@@ -72,9 +71,7 @@ class Datasets:
 
     def get(self, owner: str, dataset_id: str) -> Dataset:
         with self.db.session() as s:
-            row = s.get(Dataset, dataset_id)
-            if row is None or row.owner != owner:
-                raise NotFound(f"Dataset {dataset_id} does not exist")
+            row = get_owned(s, Dataset, owner, dataset_id, "Dataset")
             s.expunge(row)
             return row
 
@@ -84,12 +81,7 @@ class Datasets:
 
     def list(self, owner: str, skip: int = 0, top: int = 100) -> tuple[list[Dataset], int]:
         with self.db.session() as s:
-            mine = select(Dataset).where(Dataset.owner == owner)
-            total = s.scalar(select(func.count()).select_from(mine.subquery())) or 0
-            rows = list(s.scalars(mine.order_by(Dataset.created, Dataset.id).offset(skip).limit(top)))
-            for row in rows:
-                s.expunge(row)
-            return rows, total
+            return list_owned(s, Dataset, owner, skip, top)
 
     def delete(self, owner: str, dataset_id: str) -> None:
         with self.db.session() as s:

@@ -9,18 +9,19 @@ model the user chose) and every result says so in a warning: Azure falls back th
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, Literal
-
-from sqlalchemy import func, select
 
 from parlance.errors import BadRequest, ModelExpired, NotFound
 from parlance.services.catalog import Catalog
 from parlance.services.lifecycle import Lifecycle, iso_date
+from parlance.services.owned import get_owned, list_owned
 from parlance.store.db import Database
 from parlance.store.orm import CustomModel, Endpoint
 
 MAX_NAME = 256
+MODEL_PARAMS = frozenset({"model", "language_customization_id", "customization_id", "base_model_version"})
 
 
 @dataclass(frozen=True)
@@ -105,20 +106,13 @@ class Endpoints:
 
     def get(self, owner: str, endpoint_id: str) -> Endpoint:
         with self.db.session() as s:
-            row = s.get(Endpoint, endpoint_id)
-            if row is None or row.owner != owner:
-                raise NotFound(f"Endpoint {endpoint_id} does not exist")
+            row = get_owned(s, Endpoint, owner, endpoint_id, "Endpoint")
             s.expunge(row)
             return row
 
     def list(self, owner: str, skip: int = 0, top: int = 100) -> tuple[list[Endpoint], int]:
         with self.db.session() as s:
-            mine = select(Endpoint).where(Endpoint.owner == owner)
-            total = s.scalar(select(func.count()).select_from(mine.subquery())) or 0
-            rows = list(s.scalars(mine.order_by(Endpoint.created, Endpoint.id).offset(skip).limit(top)))
-            for row in rows:
-                s.expunge(row)
-            return rows, total
+            return list_owned(s, Endpoint, owner, skip, top)
 
     def update(
         self,
@@ -140,9 +134,7 @@ class Endpoints:
                 raise BadRequest(f"The model's locale {locale} does not match the endpoint's locale {current.locale}")
             self.check_usable(owner, model)
         with self.db.session() as s:
-            row = s.get(Endpoint, endpoint_id)
-            if row is None or row.owner != owner:
-                raise NotFound(f"Endpoint {endpoint_id} does not exist")
+            row = get_owned(s, Endpoint, owner, endpoint_id, "Endpoint")
             if model is not None:
                 row.model_kind, row.model_id = model.kind, model.id
             if display_name is not None:
@@ -158,12 +150,24 @@ class Endpoints:
 
     def delete(self, owner: str, endpoint_id: str) -> None:
         with self.db.session() as s:
-            row = s.get(Endpoint, endpoint_id)
-            if row is None or row.owner != owner:
-                raise NotFound(f"Endpoint {endpoint_id} does not exist")
-            s.delete(row)
+            s.delete(get_owned(s, Endpoint, owner, endpoint_id, "Endpoint"))
 
     # -- recognition through an endpoint ---------------------------------------------------------
+    def expand(self, owner: str, raw: Mapping[str, Any]) -> tuple[dict[str, Any], list[str]]:
+        """Watson recognition parameters with `endpoint_id` replaced by the endpoint's model, and the
+        endpoint's warnings. The model parameters cannot be given beside an endpoint."""
+        params = dict(raw)
+        endpoint_id = params.pop("endpoint_id", None)
+        if endpoint_id is None:
+            return params, []
+        if not isinstance(endpoint_id, str):
+            raise BadRequest("endpoint_id must be a string")
+        clash = sorted(MODEL_PARAMS & params.keys())
+        if clash:
+            raise BadRequest(f"endpoint_id cannot be combined with {', '.join(clash)}: the endpoint chooses the model")
+        chosen = self.recognition_model(owner, endpoint_id)
+        return {**params, **chosen.params}, chosen.warnings
+
     def recognition_model(self, owner: str, endpoint_id: str) -> EndpointModel:
         """The endpoint's model as Watson parameters, or the fallback when it expired or was deleted."""
         endpoint = self.get(owner, endpoint_id)

@@ -112,3 +112,9 @@ class Lifecycle:
 def iso_date(when: datetime | None) -> str | None:
     """Azure's rendering: `2026-04-15T00:00:00Z`."""
     return None if when is None else when.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def watson_dates(dates: DeprecationDates) -> dict[str, str]:
+    """The dates as extra fields of Watson's model objects (only those the policy gives)."""
+    out = {"adaptation_date_time": iso_date(dates.adaptation), "transcription_date_time": iso_date(dates.transcription)}
+    return {key: value for key, value in out.items() if value is not None}

@@ -114,11 +114,28 @@ class CustomResolver(Protocol):
     def resolve(self, owner: str, params: RecognizeParams, base: ModelVersion) -> Resolved: ...
 
 
+class EndpointResolver(Protocol):
+    def expand(self, owner: str, raw: Mapping[str, Any]) -> tuple[dict[str, Any], list[str]]: ...
+
+
 class RecognitionService:
-    def __init__(self, catalog: Catalog, pool: EnginePool, customs: CustomResolver | None = None) -> None:
+    def __init__(
+        self,
+        catalog: Catalog,
+        pool: EnginePool,
+        customs: CustomResolver | None = None,
+        endpoints: EndpointResolver | None = None,
+    ) -> None:
         self.catalog = catalog
         self.pool = pool
         self.customs = customs
+        self.endpoints = endpoints
+
+    def _parse(self, owner: str, raw_params: Mapping[str, Any]) -> tuple[RecognizeParams, list[str]]:
+        """Parameters, with an `endpoint_id` replaced by its endpoint's model, and their warnings."""
+        raw, endpoint_warnings = self.endpoints.expand(owner, raw_params) if self.endpoints else (raw_params, [])
+        params, warnings = RecognizeParams.parse(raw)
+        return params, endpoint_warnings + warnings
 
     def resolve(self, owner: str, params: RecognizeParams) -> Resolved:
         versions = self.catalog.versions(params.model)  # 404 for an unknown model
@@ -139,7 +156,7 @@ class RecognitionService:
         self, owner: str, audio: list[tuple[bytes, str | None]], raw_params: Mapping[str, Any]
     ) -> dict[str, Any]:
         """Recognize audio given as one or more (bytes, content type) parts, played one after another."""
-        params, warnings = RecognizeParams.parse(raw_params)
+        params, warnings = self._parse(owner, raw_params)
         resolved = self.resolve(owner, params)
         result = await self.pool.run(lambda: self.transcribe(audio, params, resolved))
         return self._with_warnings(result, warnings + resolved.warnings)
@@ -148,7 +165,7 @@ class RecognitionService:
         self, owner: str, audio: list[tuple[bytes, str | None]], raw_params: Mapping[str, Any]
     ) -> dict[str, Any]:
         """`recognize` for background jobs: blocks, and waits for an engine worker instead of a 503."""
-        params, warnings = RecognizeParams.parse(raw_params)
+        params, warnings = self._parse(owner, raw_params)
         resolved = self.resolve(owner, params)
         result = self.pool.call(lambda: self.transcribe(audio, params, resolved))
         return self._with_warnings(result, warnings + resolved.warnings)

@@ -24,7 +24,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlparse
 
-from sqlalchemy import func, select
+from sqlalchemy import select
 
 from parlance.audio.decode import decode_audio
 from parlance.engines.base import SAMPLE_RATE, ModelVersion
@@ -36,6 +36,7 @@ from parlance.services.azure_results import ProfanityMode
 from parlance.services.catalog import Catalog
 from parlance.services.endpoints import ModelRef
 from parlance.services.lifecycle import Lifecycle, iso_date
+from parlance.services.owned import get_owned, list_owned
 from parlance.services.recognition import RecognitionService
 from parlance.settings import Settings
 from parlance.store.db import Database
@@ -264,21 +265,14 @@ class Transcriptions:
     def get(self, owner: str, transcription_id: str) -> Transcription:
         self.sweep()
         with self.db.session() as s:
-            row = s.get(Transcription, transcription_id)
-            if row is None or row.owner != owner:
-                raise NotFound(f"Transcription {transcription_id} does not exist")
+            row = get_owned(s, Transcription, owner, transcription_id, "Transcription")
             s.expunge(row)
             return row
 
     def list(self, owner: str, skip: int = 0, top: int = 100) -> tuple[list[Transcription], int]:
         self.sweep()
         with self.db.session() as s:
-            mine = select(Transcription).where(Transcription.owner == owner)
-            total = s.scalar(select(func.count()).select_from(mine.subquery())) or 0
-            rows = list(s.scalars(mine.order_by(Transcription.created, Transcription.id).offset(skip).limit(top)))
-            for row in rows:
-                s.expunge(row)
-            return rows, total
+            return list_owned(s, Transcription, owner, skip, top)
 
     def owner_of(self, transcription_id: str) -> str:
         """The instance that owns a transcription (the CLI's operator view)."""

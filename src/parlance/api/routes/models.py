@@ -8,11 +8,14 @@ from fastapi import APIRouter, Request
 
 from parlance.api.deps import OwnerDep, ServicesDep
 from parlance.engines.base import ModelVersion
+from parlance.services.lifecycle import DeprecationDates, watson_dates
 
 router = APIRouter(prefix="/v1/models", tags=["models"])
 
 
-def speech_model(v: ModelVersion, base_url: str, generation: str) -> dict[str, Any]:
+def speech_model(
+    v: ModelVersion, base_url: str, generation: str, dates: DeprecationDates | None = None
+) -> dict[str, Any]:
     features: dict[str, Any] = {
         "custom_language_model": True,
         "custom_acoustic_model": generation == "previous",
@@ -20,7 +23,7 @@ def speech_model(v: ModelVersion, base_url: str, generation: str) -> dict[str, A
     }
     if generation == "next":
         features["low_latency"] = False
-    return {
+    out: dict[str, Any] = {
         "name": v.base_model,
         "language": v.language,
         "rate": v.rate,
@@ -28,12 +31,16 @@ def speech_model(v: ModelVersion, base_url: str, generation: str) -> dict[str, A
         "description": v.description,
         "supported_features": features,
     }
+    if dates is not None:  # Parlance's addition: the lifecycle of the newest version (Azure's deprecationDates)
+        out["deprecation_dates"] = watson_dates(dates)
+    return out
 
 
 def _model(svc: ServicesDep, request: Request, name: str) -> dict[str, Any]:
     newest = svc.catalog.newest(name)
     base = (svc.settings.public_url or str(request.base_url)).rstrip("/")
-    return speech_model(newest, base, svc.pool.engine(newest).capabilities.generation)
+    dates = svc.lifecycle.base_dates(newest)
+    return speech_model(newest, base, svc.pool.engine(newest).capabilities.generation, dates)
 
 
 @router.get("")
