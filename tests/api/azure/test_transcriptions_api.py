@@ -362,3 +362,28 @@ def test_time_to_live_deletes_the_transcription_after_completion(batch: BatchSer
         assert listed == [kept["self"], hours["self"]]
         batch.clock.current += timedelta(days=400)
         assert [t["self"] for t in c.get(f"{V32}/transcriptions").json()["values"]] == [kept["self"]]
+
+
+def test_http_content_urls_are_fetched_and_a_failed_fetch_is_reported(batch: BatchServer) -> None:
+    from functools import partial
+    from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
+
+    class Quiet(SimpleHTTPRequestHandler):
+        def log_message(self, *args: Any) -> None:
+            pass
+
+    files = ThreadingHTTPServer(("127.0.0.1", 0), partial(Quiet, directory=str(batch.content / "clips")))
+    threading.Thread(target=files.serve_forever, daemon=True).start()
+    base = f"http://127.0.0.1:{files.server_address[1]}"
+    try:
+        with batch.client() as c:
+            item = wait_done(c, create(c, body(contentUrls=[f"{base}/a.wav", f"{base}/missing.wav"]))["self"])
+            found = files_of(c, item)
+            result = c.get(found["contenturl_0.json"]["links"]["contentUrl"]).json()
+            report = c.get(found["report.json"]["links"]["contentUrl"]).json()
+    finally:
+        files.shutdown()
+    assert item["status"] == "Succeeded"
+    assert result["source"] == f"{base}/a.wav" and result["recognizedPhrases"]
+    assert [d["status"] for d in report["details"]] == ["Succeeded", "Failed"]
+    assert "HTTP 404" in report["details"][1]["errorMessage"]
