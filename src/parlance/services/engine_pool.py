@@ -45,13 +45,24 @@ class EnginePool:
         that hangs up cannot leave more work running than the limit."""
         if not self._slots.acquire(blocking=wait):
             raise EngineBusy("The service is busy; too many recognition requests are in progress. Retry later.")
+
+        def work() -> T:
+            try:
+                return fn()
+            finally:  # before the result is set: whoever saw the result sees the slot free
+                self._slots.release()
+
         try:
-            future = self._executor.submit(fn)
+            future = self._executor.submit(work)
         except BaseException:
             self._slots.release()
             raise
-        future.add_done_callback(lambda _: self._slots.release())
+        future.add_done_callback(self._release_if_cancelled)
         return future
+
+    def _release_if_cancelled(self, future: Future[T]) -> None:
+        if future.cancelled():  # cancelled before it started: `work` never ran to release the slot
+            self._slots.release()
 
     def close(self) -> None:
         self._executor.shutdown(wait=False, cancel_futures=True)
