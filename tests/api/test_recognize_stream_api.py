@@ -220,21 +220,22 @@ def test_session_states(fake_server: LiveServer) -> None:
         assert_closed_with(ws, 1002, "send stop first")
 
 
+DEEP_OPTION = '{"action": "start", "x": ' + "[" * 65 + "]" * 65 + "}"
 BAD_FRAMES = [
-    ("[" * 100000, 1002, "nested more than 64"),
-    ('{"action": "start", "x": ' + "[" * 65 + "]" * 65 + "}", 1002, "nested more than 64"),
-    ('{"action": "start", "max_alternatives": ' + "1" * 5000 + "}", 1002, "not valid"),
-    ("[1, 2]", 1002, "JSON object"),
-    (json.dumps({"part_content_type": 5}), 1002, "Unknown action None"),
-    (json.dumps({"action": {"start": 1}}), 1002, "Unknown action"),
-    (json.dumps({"action": "start", "content-type": 5}), 1008, "content-type"),
-    (json.dumps({"action": "start", "content_type": ["audio/wav"]}), 1008, "content_type"),
-    (json.dumps({"action": "start", "interim_results": "maybe"}), 1008, "interim_results"),
-    (json.dumps({"action": "start", "keywords": 5, "keywords_threshold": 0.5}), 1008, "keywords"),
-    (json.dumps({"action": "start", "max_alternatives": 10**20}), 1008, "max_alternatives"),
-    ('{"action": "start", "inactivity_timeout": 1e400}', 1008, "inactivity_timeout"),
-    ('{"action": "start", "end_of_phrase_silence_time": NaN}', 1008, "end_of_phrase_silence_time"),
-    (json.dumps({"action": "start", "model": "xx-XX_Nothing"}), 1008, "xx-XX_Nothing"),
+    pytest.param("[" * 100000, 1002, "nested more than 64", id="deep-array"),
+    pytest.param(DEEP_OPTION, 1002, "nested more than 64", id="deep-option"),
+    pytest.param('{"action": "start", "max_alternatives": ' + "1" * 5000 + "}", 1002, "not valid", id="5000-digits"),
+    pytest.param("[1, 2]", 1002, "JSON object", id="not-an-object"),
+    pytest.param(json.dumps({"part_content_type": 5}), 1002, "Unknown action None", id="no-action"),
+    pytest.param(json.dumps({"action": {"start": 1}}), 1002, "Unknown action", id="action-object"),
+    pytest.param(json.dumps({"action": "start", "content-type": 5}), 1008, "content-type", id="content-type-int"),
+    pytest.param(json.dumps({"action": "start", "content_type": ["a"]}), 1008, "content_type", id="content_type-list"),
+    pytest.param(json.dumps({"action": "start", "interim_results": "maybe"}), 1008, "interim_results", id="interim"),
+    pytest.param(json.dumps({"action": "start", "keywords": 5, "keywords_threshold": 0.5}), 1008, "keywords", id="kw"),
+    pytest.param(json.dumps({"action": "start", "max_alternatives": 10**20}), 1008, "max_alternatives", id="10**20"),
+    pytest.param('{"action": "start", "inactivity_timeout": 1e400}', 1008, "inactivity_timeout", id="1e400"),
+    pytest.param('{"action": "start", "end_of_phrase_silence_time": NaN}', 1008, "end_of_phrase", id="NaN"),
+    pytest.param(json.dumps({"action": "start", "model": "xx-XX_Nothing"}), 1008, "xx-XX_Nothing", id="model"),
 ]
 
 
