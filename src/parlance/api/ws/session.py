@@ -25,7 +25,7 @@ import asyncio
 import logging
 import time
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from enum import Enum
 from typing import Any
 
@@ -72,6 +72,7 @@ class _Request:
     interim_at: float = 0.0  # seconds of audio at the last interim result
     interim_cost: float = 0.0  # seconds the last interim run took
     inactivity_at: float = 0.0  # seconds of audio at the last silence check
+    interim_prepared: Prepared = field(init=False)  # the same, without the inactivity timeout
 
     def __post_init__(self) -> None:
         self.interim_prepared = self.prepared.without_inactivity_timeout()
@@ -161,7 +162,7 @@ class Session:
         message = parse_text_frame(text)
         if isinstance(message, StartMessage):
             await self._start(message)
-        elif self.request is None:
+        elif self.state is SessionState.AWAITING_START or self.request is None:
             raise CloseConnection("Send a start message before stop", status.WS_1002_PROTOCOL_ERROR)
         else:
             await self._finish(self.request)
