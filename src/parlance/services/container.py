@@ -80,7 +80,7 @@ class Services:
         azure_models.register(jobs)
         resolver = CustomResolver(customizations, training)
         endpoints = Endpoints(db, catalog, lifecycle)
-        recognition = RecognitionService(catalog, pool, resolver, endpoints)
+        recognition = RecognitionService(catalog, pool, resolver, endpoints, lifecycle)
         callbacks = Callbacks(db)
         return cls(
             settings=settings,
