@@ -82,7 +82,7 @@ class Services:
         azure_models.register(jobs)
         resolver = CustomResolver(customizations, training)
         endpoints = Endpoints(db, catalog, lifecycle)
-        recognition = RecognitionService(catalog, pool, resolver, endpoints)
+        recognition = RecognitionService(catalog, pool, resolver, endpoints, lifecycle)
         callbacks = Callbacks(db)
         transcriptions = Transcriptions(settings, db, catalog, lifecycle, azure_models, recognition, jobs)
         transcriptions.register(jobs)
