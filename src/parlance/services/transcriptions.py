@@ -414,7 +414,8 @@ class Transcriptions:
 
     def _recognize(self, owner: str, audio: bytes, params: dict[str, str]) -> dict[str, Any]:
         """The one call into the recognition pipeline: the same one `/v1/recognize` runs."""
-        return self.recognition.recognize_waiting(owner, [(audio, None)], params)
+        prepared = self.recognition.prepare(owner, params)
+        return self.recognition.submit(prepared, [(audio, None)], wait=True).result()
 
     def _recognition_params(self, row: Transcription) -> dict[str, str]:
         if row.model_kind == "custom":
