@@ -56,8 +56,8 @@ def resource_view(c: Corpus) -> dict[str, Any]:
     return out
 
 
-class Corpora:
-    """The corpora (kind "corpus") or the grammars (kind "grammar") of custom models."""
+class TextResources:
+    """The text resources of one kind of custom models: corpora (kind "corpus") or grammars (kind "grammar")."""
 
     def __init__(self, models: CustomModels, kind: str = "corpus") -> None:
         self.models = models
