@@ -234,3 +234,41 @@ def test_unknown_parameters_warn_once(fake_server: LiveServer) -> None:
     assert resp.status_code == 201 and resp.json()["warnings"] == ["Unknown arguments: foo."]
     job = wait_job(sdk(fake_server), resp.json()["id"])
     assert job["results"][0]["warnings"] == ["Unknown arguments: foo."] and "warnings" not in job
+
+
+def test_numeric_job_parameters_outside_watsons_ranges_are_refused(fake_server: LiveServer) -> None:
+    auth = ("apikey", fake_server.apikey)
+    url = f"{fake_server.url}/v1/recognitions"
+    for params in (
+        {"results_ttl": "10000000000"},  # once accepted, then broke every instance's job reads
+        {"results_ttl": str(10**30)},  # once a 500 at creation
+        {"results_ttl": "-5"},
+        {"results_ttl": "1.5"},
+        {"processing_metrics_interval": "0.01"},
+        {"processing_metrics_interval": "nan"},
+        {"processing_metrics_interval": "soon"},
+    ):
+        resp = httpx.post(
+            url, params=params, content=CLIP.read_bytes(), auth=auth, headers={"Content-Type": "audio/wav"}
+        )
+        assert_watson_error(resp, 400)
+        assert next(iter(params)) in resp.json()["error"]
+    assert httpx.get(url, auth=auth).json()["recognitions"] == []
+
+
+def test_a_bad_stored_job_breaks_no_reads(fake_server: LiveServer) -> None:
+    """A row whose expiry cannot be computed (as an older server could store) is expired and logged for its
+    owner, and never seen by the expiry sweep of another instance."""
+    from parlance.store.orm import RecognitionJob
+
+    services = fake_server.services
+    other = services.auth.create_key(instance_name="someone else")
+    with services.db.session() as s:
+        for owner in (fake_server.instance_id, other.instance_id):
+            s.add(RecognitionJob(owner=owner, status="completed", results=[], results_ttl=10_000_000_000))
+    stt = sdk(fake_server)
+    job = stt.create_job(CLIP.read_bytes(), content_type="audio/wav").get_result()
+    assert wait_job(stt, job["id"])["status"] == "completed"
+    assert [j["id"] for j in stt.check_jobs().get_result()["recognitions"]] == [job["id"]]  # the bad row expired
+    other_stt = sdk(LiveServer(fake_server.url, services, other.apikey, other.instance_id))
+    assert other_stt.check_jobs().get_result()["recognitions"] == []
