@@ -155,6 +155,8 @@ class RecognitionJobs:
             row = s.get(RecognitionJob, job.target_id)
             if row is None:  # deleted while waiting
                 return
+            if row.status in ("completed", "failed"):  # ended before a crash (stored by an older server)
+                return
             row.status = "processing"
         self._notify(row, STARTED)
         job_dir = self.root / row.id
@@ -165,6 +167,7 @@ class RecognitionJobs:
             if done is None:
                 return
             done.status, done.results = "completed", [result]  # recognition warnings stay in the result
+            JobRunner.succeed_in(s, job.id)  # one commit: a restart never runs a job that has results
         shutil.rmtree(job_dir, ignore_errors=True)
         if WITH_RESULTS in row.events:
             self._notify(row, WITH_RESULTS, results=[result])
