@@ -34,6 +34,9 @@ def validate_name(name: str, kind: str) -> None:
 def decode_text(data: bytes, kind: str) -> str:
     if not data.strip():
         raise BadRequest(f"The {kind} file is empty")
+    # NUL is refused rather than cleaned: in uploaded text it almost always means UTF-16 or a binary file,
+    # which cleaning would turn into garbage words. Other control characters are word separators to the
+    # corpus tokenizer (`customization.text`), so no word found in a corpus carries one.
     if b"\x00" in data:
         raise BadRequest(f"The {kind} file is binary data, not text; send UTF-8 plain text")
     try:
