@@ -178,10 +178,16 @@ class Words:
 
     def training_words(self, s: Session, row: CustomModel, word_type_to_add: str) -> list[dict[str, Any]]:
         """Valid words for training; `user` restricts to words the user added or modified."""
-        words = [w for w in self._all(s, row).values() if "error" not in w]
+        words = [w for w in self._all(s, row).values() if "error" not in w and not _unsafe(w)]
         if word_type_to_add == "user":
             words = [w for w in words if "user" in w["source"]]
         return [_public(w) for w in words]
+
+
+def _unsafe(w: dict[str, Any]) -> bool:
+    """A word stored before control characters were refused: left out of training rather than breaking it."""
+    texts = [w["word"], w.get("display_as") or "", *w.get("sounds_like", [])]
+    return any(unicodedata.category(ch) in UNSAFE_CATEGORIES for text in texts for ch in text)
 
 
 def _public(w: dict[str, Any]) -> dict[str, Any]:
