@@ -23,6 +23,12 @@ class Settings(BaseSettings):
     engine_queue: int = Field(8, description="Requests allowed to wait for a worker before 503.")
     job_workers: int = Field(1, description="Background job threads (training, corpus analysis, upgrades).")
     token_ttl_seconds: int = 3600
+    callback_allowed_hosts: list[str] = Field(
+        default_factory=list,
+        description="Callback hosts (names) or networks (CIDR, or single addresses) allowed although they are not "
+        "public: loopback, private, link-local... are refused by default. JSON list in the environment.",
+    )
+    callback_registrations_per_hour: int = Field(20, description="Callback registrations per instance per hour.")
 
     @field_validator("database_url")
     @classmethod

@@ -62,7 +62,7 @@ class Services:
         training.register(jobs)
         resolver = CustomResolver(customizations, training)
         recognition = RecognitionService(catalog, pool, resolver)
-        callbacks = Callbacks(db)
+        callbacks = Callbacks(db, settings)
         return cls(
             settings=settings,
             db=db,
