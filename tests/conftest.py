@@ -48,7 +48,9 @@ def fake_services(data_dir: Path) -> Services:
         fake_version("en-US_BroadbandModel", "fake-previous"),
         fake_version("en-US_Multimedia", "fake-next"),
     ]
-    return Services.build(Settings(data_dir=data_dir), registry=registry, builtins=builtins)
+    # the callback servers of the tests listen on loopback, which callbacks refuse unless allowed
+    settings = Settings(data_dir=data_dir, callback_allowed_hosts=["127.0.0.1"])
+    return Services.build(settings, registry=registry, builtins=builtins)
 
 
 @pytest.fixture

@@ -35,6 +35,10 @@ class Conflict(ParlanceError):
     status, description = 409, "Conflict"
 
 
+class TooManyRequests(ParlanceError):
+    status, description = 429, "Too Many Requests"
+
+
 class PayloadTooLarge(ParlanceError):
     status, description = 413, "Payload Too Large"
 

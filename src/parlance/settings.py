@@ -35,6 +35,12 @@ class Settings(BaseSettings):
         30.0, gt=0, description="A WebSocket connection that sends no frame for this long is closed."
     )
     token_ttl_seconds: int = 3600
+    callback_allowed_hosts: list[str] = Field(
+        default_factory=list,
+        description="Callback hosts (names) or networks (CIDR, or single addresses) allowed although they are not "
+        "public: loopback, private, link-local... are refused by default. JSON list in the environment.",
+    )
+    callback_registrations_per_hour: int = Field(20, description="Callback registrations per instance per hour.")
 
     @field_validator("database_url")
     @classmethod

@@ -15,7 +15,7 @@ from parlance.services.custom_resolver import CustomResolver
 from parlance.services.engine_pool import EnginePool
 from parlance.services.recognition import RecognitionService
 from parlance.services.recognition_jobs import RecognitionJobs
-from parlance.services.resources import Corpora
+from parlance.services.resources import TextResources
 from parlance.services.training import Training
 from parlance.services.words import Words
 from parlance.settings import Settings
@@ -34,8 +34,8 @@ class Services:
     callbacks: Callbacks
     jobs: JobRunner
     customizations: CustomModels
-    corpora: Corpora
-    grammars: Corpora
+    corpora: TextResources
+    grammars: TextResources
     words: Words
     training: Training
 
@@ -56,13 +56,13 @@ class Services:
         customizations = CustomModels(
             settings, db, catalog, jobs, lambda base: pool.engine(catalog.newest(base)).capabilities.generation
         )
-        corpora, grammars = Corpora(customizations), Corpora(customizations, "grammar")
+        corpora, grammars = TextResources(customizations), TextResources(customizations, "grammar")
         words = Words(customizations)
         training = Training(customizations, corpora, grammars, words, pool)
         training.register(jobs)
         resolver = CustomResolver(customizations, training)
         recognition = RecognitionService(catalog, pool, resolver)
-        callbacks = Callbacks(db)
+        callbacks = Callbacks(db, settings)
         return cls(
             settings=settings,
             db=db,
