@@ -11,6 +11,7 @@ from fastapi import FastAPI
 from parlance import __version__
 from parlance.api import errors
 from parlance.api.routes import customizations, identity, models, recognitions, recognize, recognize_stream
+from parlance.api.transaction import TransactionIdMiddleware
 from parlance.services.container import Services
 from parlance.settings import Settings
 
@@ -30,6 +31,7 @@ def create_app(settings: Settings, services: Services | None = None) -> FastAPI:
 
     app = FastAPI(title="Parlance", version=__version__, lifespan=lifespan)
     errors.install(app)
+    app.add_middleware(TransactionIdMiddleware)
     for module in (identity, models, recognize, recognize_stream, recognitions, customizations):
         app.include_router(module.router)
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Request
@@ -10,17 +9,14 @@ from fastapi import APIRouter, Query, Request
 from parlance.api import multipart
 from parlance.api.deps import OwnerDep, ServicesDep, read_body
 from parlance.errors import BadRequest
+from parlance.jsonsafe import loads_limited
 
 router = APIRouter(prefix="/v1/customizations", tags=["customizations"])
 MAX_JSON = 16 * 1024 * 1024
 
 
 async def json_body(request: Request) -> Any:
-    raw = await read_body(request, MAX_JSON)
-    try:
-        return json.loads(raw or b"{}")
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-        raise BadRequest(f"The request body is not valid JSON: {exc}") from None
+    return loads_limited(await read_body(request, MAX_JSON) or b"{}")
 
 
 @router.post("", status_code=201)

@@ -13,6 +13,7 @@ from parlance.api.routes.recognize import audio_request
 from parlance.errors import BadRequest
 
 router = APIRouter(prefix="/v1", tags=["asynchronous recognition"])
+JOB_PARAMS = ("callback_url", "events", "user_token", "results_ttl")
 
 
 def _required(request: Request, name: str) -> str:
@@ -38,6 +39,9 @@ def unregister_callback(request: Request, svc: ServicesDep, owner: OwnerDep) -> 
 @router.post("/recognitions", status_code=201)
 async def create_job(request: Request, svc: ServicesDep, owner: OwnerDep) -> dict[str, Any]:
     parts, params = await audio_request(request, svc)
+    for name in JOB_PARAMS:  # query values are strings; multipart metadata values may be anything
+        if params.get(name) is not None and not isinstance(params[name], str):
+            raise BadRequest(f"Invalid value for parameter '{name}': a string is required")
     base = (svc.settings.public_url or str(request.base_url)).rstrip("/")
     return await run_in_threadpool(svc.recognition_jobs.create, owner, parts, params, base)  # writes the audio
 
