@@ -8,12 +8,14 @@ from fastapi import APIRouter, Request
 
 from parlance.api import multipart
 from parlance.api.deps import OwnerDep, ServicesDep, read_body
+from parlance.api.openapi import AUDIO_BODY, ERRORS, recognition_parameters
+from parlance.api.schemas import SpeechRecognitionResults
 from parlance.audio.decode import ACCEPTED_TYPES, parse_content_type
 from parlance.errors import BadRequest, InvalidAudio, UnsupportedMediaType
 from parlance.jsonsafe import loads_limited
 from parlance.services.container import Services
 
-router = APIRouter(prefix="/v1", tags=["recognition"])
+router = APIRouter(prefix="/v1", tags=["recognition"], responses=ERRORS)
 
 
 def _multipart(body: bytes, content_type: str) -> tuple[list[tuple[bytes, str | None]], dict[str, Any]]:
@@ -63,7 +65,12 @@ async def audio_request(request: Request, svc: Services) -> tuple[list[tuple[byt
     return parts, params
 
 
-@router.post("/recognize")
+@router.post(
+    "/recognize",
+    response_model=SpeechRecognitionResults,
+    response_model_exclude_unset=True,
+    openapi_extra={**AUDIO_BODY, "parameters": recognition_parameters()},
+)
 async def recognize(request: Request, svc: ServicesDep, owner: OwnerDep) -> dict[str, Any]:
     parts, params = await audio_request(request, svc)
     return await svc.recognition.recognize(owner, parts, params)
