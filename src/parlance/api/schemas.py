@@ -218,7 +218,7 @@ class CreateLanguageModel(BaseModel):
 
 
 class WordDefinition(BaseModel):
-    """`PUT .../words/{word}`: the word itself is in the path."""
+    """`PUT /v1/customizations/{cid}/words/{word}`: the word itself is in the path."""
 
     sounds_like: list[str] | None = Field(None, max_length=5)
     display_as: str | None = None
