@@ -7,6 +7,7 @@ import sys
 import threading
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -14,6 +15,7 @@ from typing import Any
 import httpx
 import pytest
 import uvicorn
+from fastapi import FastAPI
 
 from parlance.api.app import create_app
 from parlance.engines.registry import EngineRegistry
@@ -48,7 +50,9 @@ def fake_services(data_dir: Path) -> Services:
         fake_version("en-US_BroadbandModel", "fake-previous"),
         fake_version("en-US_Multimedia", "fake-next"),
     ]
-    return Services.build(Settings(data_dir=data_dir), registry=registry, builtins=builtins)
+    # the callback servers of the tests listen on loopback, which callbacks refuse unless allowed
+    settings = Settings(data_dir=data_dir, callback_allowed_hosts=["127.0.0.1"])
+    return Services.build(settings, registry=registry, builtins=builtins)
 
 
 @pytest.fixture
@@ -122,3 +126,20 @@ def real_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer
     finally:
         proc.terminate()
         proc.wait(timeout=20)
+
+
+@contextmanager
+def serving(services: Services, app: FastAPI | None = None) -> Iterator[str]:
+    """Serve `app` (default: the service's app) with uvicorn on a free port; yields the base URL."""
+    port = free_port()
+    app = app or create_app(services.settings, services)
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    url = f"http://127.0.0.1:{port}"
+    try:
+        wait_until_up(url)
+        yield url
+    finally:
+        server.should_exit = True
+        thread.join(timeout=10)

@@ -46,6 +46,10 @@ class ModelExists(Conflict):
     detail_code = "ModelExists"
 
 
+class TooManyRequests(ParlanceError):
+    status, description = 429, "Too Many Requests"
+
+
 class PayloadTooLarge(ParlanceError):
     status, description = 413, "Payload Too Large"
 

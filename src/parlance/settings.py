@@ -49,6 +49,12 @@ class Settings(BaseSettings):
         None, description="Folder whose files `file://` URLs in datasets and batch transcriptions may name."
     )
     expiry_warning_days: int = Field(30, ge=0, le=3650, description="Results warn this long before a model expires.")
+    callback_allowed_hosts: list[str] = Field(
+        default_factory=list,
+        description="Callback hosts (names) or networks (CIDR, or single addresses) allowed although they are not "
+        "public: loopback, private, link-local... are refused by default. JSON list in the environment.",
+    )
+    callback_registrations_per_hour: int = Field(20, description="Callback registrations per instance per hour.")
 
     @field_validator("database_url")
     @classmethod

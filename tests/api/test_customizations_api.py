@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import concurrent.futures as cf
+import json
 import time
 
 import httpx
@@ -247,3 +248,35 @@ def test_recognize_custom_errors(fake_server: LiveServer) -> None:
     assert "not available" in assert_watson_error(post(model=NG, language_customization_id=cid), 400)["error"]
     assert "base model" in assert_watson_error(post(model=PG, language_customization_id=cid), 400)["error"]
     assert_watson_error(post(model=NG, language_customization_id="nope"), 404)
+
+
+@pytest.mark.parametrize("base", [PG, NG])
+def test_control_characters_in_words_are_refused(fake_server: LiveServer, base: str) -> None:
+    """A word with U+0000 was once stored and trained, then every recognize with the model returned 500."""
+    stt = sdk(fake_server)
+    cid = stt.create_language_model("ctl", base).get_result()["customization_id"]
+    words_url = f"{fake_server.url}/v1/customizations/{cid}/words"
+    auth = ("apikey", fake_server.apikey)
+    for bad in (
+        {"word": "nul\u0000word"},
+        {"word": "bell\u0007"},
+        {"word": "c1\u0085"},
+        {"word": "surrogate\ud800"},
+        {"word": "fine", "sounds_like": ["fine\u0000"]},
+        {"word": "fine", "display_as": "fi\u001bne"},
+    ):
+        body = json.dumps({"words": [{"word": "good"}, bad]})  # escapes the lone surrogate as JSON allows
+        resp = httpx.post(words_url, content=body, auth=auth, headers={"Content-Type": "application/json"})
+        assert_watson_error(resp, 400)
+        assert "Control characters are not allowed" in resp.json()["error"], bad
+    for path, body in (("a%00b", {}), ("fine", {"display_as": "x\u0000"}), ("fine", {"sounds_like": ["\u0001"]})):
+        resp = httpx.put(f"{words_url}/{path}", json=body, auth=auth)
+        assert_watson_error(resp, 400)
+    assert stt.list_words(cid).get_result()["words"] == []  # nothing was stored
+    stt.add_corpus(cid, "ctl", b"the zzalpha\x01zzbeta rate\x7f and \x1bzzgamma\x0b spread").get_result()
+    wait_status(stt, cid, {"ready"})
+    found = [w["word"] for w in stt.list_words(cid).get_result()["words"]]
+    assert all(ch.isprintable() for w in found for ch in w), found
+    stt.train_language_model(cid)
+    assert wait_status(stt, cid, {"available", "failed"})["status"] == "available"
+    assert stt.recognize(CLIP.read_bytes(), content_type="audio/wav", model=base, language_customization_id=cid)

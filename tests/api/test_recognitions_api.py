@@ -25,9 +25,11 @@ from tests.conftest import LiveServer, free_port
 class CallbackServer:
     """A callback URL: answers the challenge (or a wrong one) and records notifications."""
 
-    def __init__(self, echo: bool = True) -> None:
+    def __init__(self, echo: bool = True, status: int = 200) -> None:
         self.echo = echo
+        self.status = status
         self.challenges: list[tuple[str, str | None]] = []  # (challenge_string, signature)
+        self.hosts: list[str | None] = []  # the Host header of each request
         self.notifications: list[tuple[dict[str, Any], str | None, bytes]] = []  # (body, signature, raw)
         outer = self
 
@@ -35,8 +37,9 @@ class CallbackServer:
             def do_GET(self) -> None:  # noqa: N802
                 challenge = parse_qs(urlsplit(self.path).query).get("challenge_string", [""])[0]
                 outer.challenges.append((challenge, self.headers.get("X-Callback-Signature")))
+                outer.hosts.append(self.headers.get("Host"))
                 body = (challenge if outer.echo else "nope").encode()
-                self.send_response(200)
+                self.send_response(outer.status)
                 self.send_header("Content-Type", "text/plain")
                 self.send_header("Content-Length", str(len(body)))
                 self.end_headers()
@@ -45,6 +48,7 @@ class CallbackServer:
             def do_POST(self) -> None:  # noqa: N802
                 raw = self.rfile.read(int(self.headers.get("Content-Length", 0)))
                 outer.notifications.append((json.loads(raw), self.headers.get("X-Callback-Signature"), raw))
+                outer.hosts.append(self.headers.get("Host"))
                 self.send_response(200)
                 self.send_header("Content-Length", "0")
                 self.end_headers()
@@ -234,3 +238,113 @@ def test_unknown_parameters_warn_once(fake_server: LiveServer) -> None:
     assert resp.status_code == 201 and resp.json()["warnings"] == ["Unknown arguments: foo."]
     job = wait_job(sdk(fake_server), resp.json()["id"])
     assert job["results"][0]["warnings"] == ["Unknown arguments: foo."] and "warnings" not in job
+
+
+def test_numeric_job_parameters_outside_watsons_ranges_are_refused(fake_server: LiveServer) -> None:
+    auth = ("apikey", fake_server.apikey)
+    url = f"{fake_server.url}/v1/recognitions"
+    for params in (
+        {"results_ttl": "10000000000"},  # once accepted, then broke every instance's job reads
+        {"results_ttl": str(10**30)},  # once a 500 at creation
+        {"results_ttl": "-5"},
+        {"results_ttl": "1.5"},
+        {"processing_metrics_interval": "0.01"},
+        {"processing_metrics_interval": "nan"},
+        {"processing_metrics_interval": "soon"},
+    ):
+        resp = httpx.post(
+            url, params=params, content=CLIP.read_bytes(), auth=auth, headers={"Content-Type": "audio/wav"}
+        )
+        assert_watson_error(resp, 400)
+        assert next(iter(params)) in resp.json()["error"]
+    assert httpx.get(url, auth=auth).json()["recognitions"] == []
+
+
+def test_a_bad_stored_job_breaks_no_reads(fake_server: LiveServer) -> None:
+    """A row whose expiry cannot be computed (as an older server could store) is expired and logged for its
+    owner, and never seen by the expiry sweep of another instance."""
+    from parlance.store.orm import RecognitionJob
+
+    services = fake_server.services
+    other = services.auth.create_key(instance_name="someone else")
+    with services.db.session() as s:
+        for owner in (fake_server.instance_id, other.instance_id):
+            s.add(RecognitionJob(owner=owner, status="completed", results=[], results_ttl=10_000_000_000))
+    stt = sdk(fake_server)
+    job = stt.create_job(CLIP.read_bytes(), content_type="audio/wav").get_result()
+    assert wait_job(stt, job["id"])["status"] == "completed"
+    assert [j["id"] for j in stt.check_jobs().get_result()["recognitions"]] == [job["id"]]  # the bad row expired
+    other_stt = sdk(LiveServer(fake_server.url, services, other.apikey, other.instance_id))
+    assert other_stt.check_jobs().get_result()["recognitions"] == []
+
+
+def test_callbacks_to_internal_addresses_are_refused_before_any_request(
+    fake_server: LiveServer, callback: CallbackServer
+) -> None:
+    """Registration once sent its challenge to any address and told what came back: a port scanner."""
+    stt = sdk(fake_server)
+    settings = fake_server.services.settings
+    port = callback.server.server_port
+    settings.callback_allowed_hosts = []  # the default: only public addresses
+    internal = [
+        callback.url,
+        f"http://localhost:{port}/results",
+        f"http://[::1]:{port}/results",
+        f"http://[::ffff:127.0.0.1]:{port}/results",
+        f"http://0.0.0.0:{port}/results",
+        "http://10.1.2.3/x",
+        "http://192.168.0.1/x",
+        "http://169.254.169.254/latest/meta-data",
+        "http://100.64.0.1/x",
+        "http://224.0.0.1/x",
+        "http://240.0.0.1/x",
+    ]
+    messages = set()
+    for url in internal:
+        messages.add(api_error(lambda url=url: stt.register_callback(url), 400))
+    assert len(messages) == 1 and "challenge" in messages.pop()
+    assert callback.challenges == []  # nothing was sent
+
+    settings.callback_allowed_hosts = ["127.0.0.0/8"]  # the operator allows loopback
+    assert stt.register_callback(callback.url).get_status_code() == 201
+    settings.callback_allowed_hosts = []  # and stops allowing it: jobs no longer notify it
+    job = stt.create_job(CLIP.read_bytes(), content_type="audio/wav", callback_url=callback.url).get_result()
+    assert wait_job(stt, job["id"])["status"] == "completed"
+    time.sleep(0.3)
+    assert callback.notifications == []
+
+
+def test_a_failed_challenge_tells_nothing_about_the_target(fake_server: LiveServer) -> None:
+    stt = sdk(fake_server)
+    wrong_body, wrong_status = CallbackServer(echo=False), CallbackServer(status=500)
+    try:
+        messages = {
+            api_error(lambda url=url: stt.register_callback(url), 400)
+            for url in (wrong_body.url, wrong_status.url, f"http://127.0.0.1:{free_port()}/closed")
+        }
+    finally:
+        wrong_body.server.shutdown()
+        wrong_status.server.shutdown()
+    assert len(messages) == 1, messages
+    message = messages.pop().lower()
+    assert not any(word in message for word in ("refused", "500", "nope", "connect"))
+
+
+def test_at_most_20_callback_registrations_an_hour_per_instance(
+    fake_server: LiveServer, callback: CallbackServer
+) -> None:
+    stt = sdk(fake_server)
+    for _ in range(20):  # failed attempts count: they are what a scan makes
+        api_error(lambda: stt.register_callback(f"http://127.0.0.1:{free_port()}/closed"), 400)
+    assert "per hour" in api_error(lambda: stt.register_callback(callback.url), 429)
+    assert callback.challenges == []
+    other_key = fake_server.services.auth.create_key(instance_name="someone else")
+    other = sdk(LiveServer(fake_server.url, fake_server.services, other_key.apikey, other_key.instance_id))
+    assert other.register_callback(callback.url).get_status_code() == 201
+
+
+def api_error(fn, status: int) -> str:  # type: ignore[no-untyped-def]
+    with pytest.raises(ApiException) as err:
+        fn()
+    assert err.value.status_code == status, err.value.message
+    return str(err.value.message)

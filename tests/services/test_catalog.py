@@ -68,3 +68,34 @@ def test_versions_are_immutable(tmp_path: Path) -> None:
     c = catalog(tmp_path)
     with pytest.raises(BadRequest, match="already installed"):
         c.install(version_dir(tmp_path, name=f"{BASE}.v2026-01-01"))
+
+
+def leave_killed_install(models_dir: Path, source: Path, folder: str) -> Path:
+    """What a kill mid-copy leaves: the manifest and only some of the files it lists."""
+    left = models_dir / folder
+    left.mkdir(parents=True)
+    (left / "manifest.json").write_bytes((source / "manifest.json").read_bytes())
+    (left / "lm.bin").write_bytes(b"l")  # cut short
+    return left
+
+
+@pytest.mark.parametrize("folder", [".install-k1ll3d", f"{BASE}.v2026-03-01"])
+def test_an_interrupted_install_is_never_listed_and_can_be_redone(tmp_path: Path, folder: str) -> None:
+    source = version_dir(tmp_path)
+    models_dir = tmp_path / "data" / "models"
+    left = leave_killed_install(models_dir, source, folder)
+    c = catalog(tmp_path)  # the next start
+    assert c.newest(BASE).version == f"{BASE}.v2026-01-01"
+    assert [v.version for v in c.versions(BASE)] == [f"{BASE}.v2026-01-01"]
+    assert folder.startswith(".") != left.exists()  # staging folders are removed at start
+    installed = c.install(source)
+    assert installed.version == c.newest(BASE).version == f"{BASE}.v2026-03-01"
+    assert (installed.path / "lm.bin").read_bytes() == b"lm"
+    assert sorted(p.name for p in models_dir.iterdir() if not p.name.endswith(".lock")) == [f"{BASE}.v2026-03-01"]
+
+
+def test_a_version_whose_files_change_after_install_is_no_longer_listed(tmp_path: Path) -> None:
+    c = catalog(tmp_path)
+    installed = c.install(version_dir(tmp_path))
+    (installed.path / "lm.bin").write_bytes(b"tampered")
+    assert catalog(tmp_path).newest(BASE).version == f"{BASE}.v2026-01-01"

@@ -9,7 +9,7 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 
 from parlance import __version__
-from parlance.api import errors
+from parlance.api import errors, openapi
 from parlance.api.azure import datasets as azure_datasets
 from parlance.api.azure import endpoints as azure_endpoints
 from parlance.api.azure import models as azure_models
@@ -17,6 +17,8 @@ from parlance.api.azure import speech as azure_speech
 from parlance.api.azure import transcriptions as azure_transcriptions
 from parlance.api.azure.context import API_VERSIONS
 from parlance.api.routes import customizations, identity, models, recognitions, recognize, recognize_stream
+from parlance.api.schemas import Health
+from parlance.api.transaction import TransactionIdMiddleware
 from parlance.services.container import Services
 from parlance.settings import Settings
 
@@ -36,6 +38,8 @@ def create_app(settings: Settings, services: Services | None = None) -> FastAPI:
 
     app = FastAPI(title="Parlance", version=__version__, lifespan=lifespan)
     errors.install(app)
+    openapi.install(app)
+    app.add_middleware(TransactionIdMiddleware)
     for module in (identity, models, recognize, recognize_stream, recognitions, customizations):
         app.include_router(module.router)
     for version in API_VERSIONS:  # the Azure API, v3.1 and v3.2 paths alike
@@ -45,7 +49,7 @@ def create_app(settings: Settings, services: Services | None = None) -> FastAPI:
             app.include_router(azure.router, prefix=f"/speechtotext/{version}", include_in_schema=documented)
     app.include_router(azure_speech.router)
 
-    @app.get("/health", tags=["health"])
+    @app.get("/health", tags=["health"], response_model=Health)
     def health() -> dict[str, str]:
         return {"status": "ok", "version": __version__}
 

@@ -4,6 +4,7 @@ Azure's `{"code", "message", "innerError"}` on the Azure paths (`/speechtotext/.
 from __future__ import annotations
 
 import logging
+from collections.abc import Mapping
 from http import HTTPStatus
 
 from fastapi import FastAPI, Request
@@ -11,19 +12,11 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from parlance.api.transaction import HEADER, transaction_id
 from parlance.errors import ParlanceError
 
 log = logging.getLogger(__name__)
-
-
-def error_body(status: int, message: str, description: str | None = None) -> dict[str, object]:
-    return {
-        "error": message,
-        "code": status,
-        "code_description": description or HTTPStatus(status).phrase,
-    }
-
-
+RETRY_AFTER_SECONDS = 1  # a 503 means every engine worker and queue slot is taken: that passes quickly
 AZURE_PATHS = ("/speechtotext/", "/speech/")
 # Azure's ErrorCode for an HTTP status (the swagger maps none; these follow its names).
 AZURE_CODES = {
@@ -41,6 +34,14 @@ AZURE_CODES = {
 }
 
 
+def error_body(status: int, message: str, description: str | None = None) -> dict[str, object]:
+    return {
+        "error": message,
+        "code": status,
+        "code_description": description or HTTPStatus(status).phrase,
+    }
+
+
 def azure_error_body(status: int, message: str, detail_code: str | None = None) -> dict[str, object]:
     body: dict[str, object] = {"code": AZURE_CODES.get(status, "InternalServerError"), "message": message}
     if detail_code:
@@ -52,14 +53,21 @@ def error_response(
     status: int,
     message: str,
     description: str | None = None,
+    headers: Mapping[str, str] | None = None,
     *,
     request: Request | None = None,
     detail_code: str | None = None,
 ) -> JSONResponse:
-    headers = {"WWW-Authenticate": 'Basic realm="parlance"'} if status == 401 else None
+    headers = dict(headers or {})
+    if status == 401:
+        headers["WWW-Authenticate"] = 'Basic realm="parlance"'
+    if status == 503:  # tells clients (and load balancers) when to try again
+        headers["Retry-After"] = str(RETRY_AFTER_SECONDS)
     if request is not None and request.url.path.startswith(AZURE_PATHS):
-        return JSONResponse(azure_error_body(status, message, detail_code), status_code=status, headers=headers)
-    return JSONResponse(error_body(status, message, description), status_code=status, headers=headers)
+        body = azure_error_body(status, message, detail_code)
+    else:
+        body = error_body(status, message, description)
+    return JSONResponse(body, status_code=status, headers=headers)
 
 
 def install(app: FastAPI) -> None:
@@ -78,9 +86,12 @@ def install(app: FastAPI) -> None:
 
     @app.exception_handler(StarletteHTTPException)
     async def _http(request: Request, exc: StarletteHTTPException) -> JSONResponse:
-        return error_response(exc.status_code, str(exc.detail), request=request)
+        # exc.headers carries e.g. Allow on a 405
+        return error_response(exc.status_code, str(exc.detail), headers=exc.headers, request=request)
 
     @app.exception_handler(Exception)
     async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
         log.exception("unhandled error")
-        return error_response(500, "Internal error; the request was not completed.", request=request)
+        tid = transaction_id(request)  # Starlette runs this handler outside the middleware that adds it
+        headers = {HEADER: tid} if tid else None
+        return error_response(500, "Internal error; the request was not completed.", headers=headers, request=request)

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import select, update
+from sqlalchemy.orm import Session
 
 from parlance.errors import ParlanceError
 from parlance.store.db import Database
@@ -136,6 +137,12 @@ class JobRunner:
     def _finish(self, job_id: str, status: str, error: str | None) -> None:
         with self.db.session() as s:
             s.execute(update(Job).where(Job.id == job_id).values(status=status, error=error, progress=100))
+
+    @staticmethod
+    def succeed_in(s: Session, job_id: str) -> None:
+        """Mark a job done inside the caller's transaction, so a kind commits its result and the job's end
+        together: a crash between two commits would run a finished job again after the restart."""
+        s.execute(update(Job).where(Job.id == job_id).values(status="succeeded", error=None, progress=100))
 
     def wait_idle(self, timeout: float = 60.0) -> bool:
         """Test/CLI helper: wait until no job is queued or running."""

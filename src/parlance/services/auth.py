@@ -90,7 +90,10 @@ class AuthService:
             raise Unauthorized("Unauthorized: the access token has expired") from None
         except jwt.PyJWTError:
             raise Unauthorized("Unauthorized: the access token is not valid") from None
-        return str(claims["sub"])
+        subject = claims.get("sub")
+        if not isinstance(subject, str) or not subject:  # signed by us, yet naming no service instance
+            raise Unauthorized("Unauthorized: the access token names no service instance")
+        return subject
 
     def ensure_dev_instance(self) -> str:
         with self.db.session() as s:

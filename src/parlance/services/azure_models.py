@@ -21,7 +21,7 @@ from parlance.services.datasets import Datasets
 from parlance.services.endpoints import ModelRef
 from parlance.services.lifecycle import Lifecycle
 from parlance.services.owned import list_owned
-from parlance.services.resources import Corpora
+from parlance.services.resources import TextResources
 from parlance.store.orm import Corpus, CustomModel, Job
 
 JOB = "azure_create_model"
@@ -35,7 +35,7 @@ class AzureModels:
         catalog: Catalog,
         lifecycle: Lifecycle,
         customizations: CustomModels,
-        corpora: Corpora,
+        corpora: TextResources,
         datasets: Datasets,
         jobs: JobRunner,
     ) -> None:

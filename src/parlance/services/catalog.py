@@ -2,15 +2,24 @@
 
 An installed version is a directory under `settings.models_dir` holding the model files and a
 `manifest.json` (see docs/models.md). Versions are immutable: installing never rewrites one.
+
+An install copies into a staging folder (`.install-*`) inside the models directory and publishes it
+with one rename, holding a lock for its whole run. A killed install leaves only a staging folder: the
+catalog never lists one and removes it when it next gets the lock (at start-up or the next install).
+The catalog lists only installed versions whose files match their manifest's checksums.
 """
 
 from __future__ import annotations
 
+import fcntl
 import json
+import logging
 import os
 import re
 import shutil
 import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import datetime
 from pathlib import Path, PurePosixPath
 
@@ -20,6 +29,9 @@ from parlance.errors import BadRequest, NotFound
 from parlance.settings import Settings
 
 MANIFEST = "manifest.json"
+STAGING = ".install-"  # prefix of staging folders; no version name starts with a dot
+INSTALL_LOCK = ".install.lock"
+log = logging.getLogger(__name__)
 
 
 def _builtin_versions() -> list[ModelVersion]:
@@ -51,6 +63,10 @@ class Catalog:
     def __init__(self, settings: Settings, builtins: list[ModelVersion] | None = None) -> None:
         self.settings = settings
         self._builtins = builtins if builtins is not None else _builtin_versions()
+        self._verified: dict[Path, tuple[object, ...]] = {}  # directory -> file stats when its checksums matched
+        with _install_lock(settings.models_dir, wait=False) as locked:
+            if locked:  # no install is running, so every staging folder is a killed one
+                _remove_staging(settings.models_dir)
         self.refresh()
 
     def refresh(self) -> None:
@@ -58,14 +74,31 @@ class Catalog:
         versions = list(self._builtins)
         if self.settings.models_dir.is_dir():
             for d in sorted(self.settings.models_dir.iterdir()):
-                if (d / MANIFEST).is_file():
-                    versions.append(read_manifest(d))
+                if not d.name.startswith(".") and (d / MANIFEST).is_file():
+                    installed = self._installed(d)
+                    if installed is not None:
+                        versions.append(installed)
         by_model: dict[str, list[ModelVersion]] = {}
         for v in versions:
             by_model.setdefault(v.base_model, []).append(v)
         for vs in by_model.values():
             vs.sort(key=lambda v: (v.created, v.version))
         self._by_model = by_model
+
+    def _installed(self, directory: Path) -> ModelVersion | None:
+        """The version in `directory`, or None (logged) when its manifest or files are broken. Checksums are
+        computed again only when a file's size or modification time changed since they last matched."""
+        try:
+            version = read_manifest(directory)
+            stats = _file_stats(directory, version.files)
+            if self._verified.get(directory) != stats:
+                verify_files(directory, version.files)
+                self._verified[directory] = stats
+        except BadRequest as exc:
+            self._verified.pop(directory, None)
+            log.warning("ignoring base-model version in %s: %s", directory, exc.message)
+            return None
+        return version
 
     def _stamp(self) -> float:
         d = self.settings.models_dir
@@ -98,22 +131,75 @@ class Catalog:
         raise NotFound(f"Base model version {version} not found")
 
     def install(self, source: Path) -> ModelVersion:
-        """Copy a version directory into the catalog after checking its manifest and checksums."""
+        """Copy a version directory into the catalog after checking its manifest and the copy's checksums."""
         candidate = read_manifest(source)
         if not VERSION_NAME.match(candidate.version) or not candidate.version.startswith(candidate.base_model + "."):
             raise BadRequest(f"Version names look like {candidate.base_model}.v2026-11-21; got {candidate.version}")
-        if any(v.version == candidate.version for vs in self._current().values() for v in vs):
-            raise BadRequest(f"Version {candidate.version} is already installed; versions are immutable")
-        verify_files(source, candidate.files)
-        self.settings.models_dir.mkdir(parents=True, exist_ok=True)
-        staging = Path(tempfile.mkdtemp(prefix=".install-", dir=self.settings.models_dir))
-        try:
-            shutil.copytree(source, staging, dirs_exist_ok=True, symlinks=False)
-            os.replace(staging, self.settings.models_dir / candidate.version)
-        finally:
-            shutil.rmtree(staging, ignore_errors=True)
+        models_dir = self.settings.models_dir
+        models_dir.mkdir(parents=True, exist_ok=True)
+        with _install_lock(models_dir, wait=True):
+            _remove_staging(models_dir)  # left by a killed install
+            self.refresh()
+            if any(v.version == candidate.version for vs in self._by_model.values() for v in vs):
+                raise BadRequest(f"Version {candidate.version} is already installed; versions are immutable")
+            staging = Path(tempfile.mkdtemp(prefix=STAGING, dir=models_dir))
+            try:
+                shutil.copytree(source, staging, dirs_exist_ok=True, symlinks=False)
+                copied = read_manifest(staging)
+                if copied.version != candidate.version:
+                    raise BadRequest(f"The manifest in {source} changed while it was being installed")
+                verify_files(staging, copied.files)  # what is published is what was checked
+                target = models_dir / candidate.version
+                if target.exists():  # files of a broken version (not listed above): set aside, then dropped
+                    os.replace(target, Path(tempfile.mkdtemp(prefix=STAGING, dir=models_dir)) / "broken")
+                os.replace(staging, target)  # the one step that publishes the version
+            finally:
+                shutil.rmtree(staging, ignore_errors=True)
+                _remove_staging(models_dir)
         self.refresh()
         return self.version(candidate.version)
+
+
+@contextmanager
+def _install_lock(models_dir: Path, *, wait: bool) -> Iterator[bool]:
+    """An exclusive lock on the models directory, held by an install for its whole run (across processes:
+    `parlance models install` runs beside the server). Yields whether it was taken; the kernel drops it
+    when its holder dies, so a killed install never leaves the directory locked."""
+    if not models_dir.is_dir():
+        yield True
+        return
+    with open(models_dir / INSTALL_LOCK, "a") as f:
+        try:
+            fcntl.flock(f, fcntl.LOCK_EX if wait else fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            yield False
+            return
+        try:
+            yield True
+        finally:
+            fcntl.flock(f, fcntl.LOCK_UN)
+
+
+def _remove_staging(models_dir: Path) -> None:
+    """Remove staging folders; call only with the install lock held."""
+    if models_dir.is_dir():
+        for d in models_dir.iterdir():
+            if d.name.startswith(STAGING) and d.is_dir():
+                log.info("removing %s, left by an interrupted install", d)
+                shutil.rmtree(d, ignore_errors=True)
+
+
+def _file_stats(root: Path, files: dict[str, str]) -> tuple[object, ...]:
+    """(name, size, mtime) of the manifest and each listed file; None for one that cannot be read."""
+
+    def stat(rel: str) -> tuple[object, ...]:
+        try:
+            st = (root / rel).stat()
+        except (OSError, ValueError):
+            return (rel, None)
+        return (rel, st.st_size, st.st_mtime_ns)
+
+    return tuple(stat(rel) for rel in [MANIFEST, *sorted(files)])
 
 
 VERSION_NAME = re.compile(r"^[A-Za-z0-9_-]+\.v\d{4}-\d{2}-\d{2}(?:[._-][A-Za-z0-9]+)*$")

@@ -19,7 +19,7 @@ from parlance.services.engine_pool import EnginePool
 from parlance.services.lifecycle import Clock, Lifecycle, system_clock
 from parlance.services.recognition import RecognitionService
 from parlance.services.recognition_jobs import RecognitionJobs
-from parlance.services.resources import Corpora
+from parlance.services.resources import TextResources
 from parlance.services.training import Training
 from parlance.services.transcriptions import Transcriptions
 from parlance.services.words import Words
@@ -39,8 +39,8 @@ class Services:
     callbacks: Callbacks
     jobs: JobRunner
     customizations: CustomModels
-    corpora: Corpora
-    grammars: Corpora
+    corpora: TextResources
+    grammars: TextResources
     words: Words
     training: Training
     lifecycle: Lifecycle
@@ -73,7 +73,7 @@ class Services:
             lambda base: pool.engine(catalog.newest(base)).capabilities.generation,
             lifecycle,
         )
-        corpora, grammars = Corpora(customizations), Corpora(customizations, "grammar")
+        corpora, grammars = TextResources(customizations), TextResources(customizations, "grammar")
         words = Words(customizations)
         training = Training(customizations, corpora, grammars, words, pool)
         training.register(jobs)
@@ -83,7 +83,7 @@ class Services:
         resolver = CustomResolver(customizations, training)
         endpoints = Endpoints(db, catalog, lifecycle)
         recognition = RecognitionService(catalog, pool, resolver, endpoints, lifecycle)
-        callbacks = Callbacks(db)
+        callbacks = Callbacks(db, settings)
         transcriptions = Transcriptions(settings, db, catalog, lifecycle, azure_models, recognition, jobs)
         transcriptions.register(jobs)
         return cls(

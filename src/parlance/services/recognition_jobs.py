@@ -8,6 +8,7 @@ the job is forgotten. Jobs run on the durable job runner, so a restart resumes a
 
 from __future__ import annotations
 
+import logging
 import shutil
 from collections.abc import Mapping
 from datetime import UTC, datetime, timedelta
@@ -32,6 +33,10 @@ STARTED, COMPLETED, WITH_RESULTS, FAILED = (
 )
 DEFAULT_EVENTS = [STARTED, COMPLETED, FAILED]  # Watson's default when a callback is given
 DEFAULT_TTL = 7 * 24 * 60  # minutes
+# Watson documents only the unit and the default; a year bounds the stored value so an expiry date can
+# always be computed (a larger TTL once overflowed `datetime` and broke every instance's job reads).
+MAX_TTL = 365 * 24 * 60
+log = logging.getLogger(__name__)
 LISTED = 100  # GET /v1/recognitions shows the latest 100 jobs
 KIND = "recognition"
 
@@ -99,7 +104,7 @@ class RecognitionJobs:
         return body
 
     def get(self, owner: str, job_id: str) -> dict[str, Any]:
-        self._forget_expired()
+        self._forget_expired(owner)
         row = self._row(owner, job_id)
         body: dict[str, Any] = {
             "id": row.id,
@@ -114,7 +119,7 @@ class RecognitionJobs:
         return body
 
     def list(self, owner: str) -> dict[str, Any]:
-        self._forget_expired()
+        self._forget_expired(owner)
         with self.db.session() as s:
             rows = s.scalars(
                 select(RecognitionJob)
@@ -146,6 +151,8 @@ class RecognitionJobs:
             row = s.get(RecognitionJob, job.target_id)
             if row is None:  # deleted while waiting
                 return
+            if row.status in ("completed", "failed"):  # ended before a crash (stored by an older server)
+                return
             row.status = "processing"
         self._notify(row, STARTED)
         job_dir = self.root / row.id
@@ -157,6 +164,7 @@ class RecognitionJobs:
             if done is None:
                 return
             done.status, done.results = "completed", [result]  # recognition warnings stay in the result
+            JobRunner.succeed_in(s, job.id)  # one commit: a restart never runs a job that has results
         shutil.rmtree(job_dir, ignore_errors=True)
         if WITH_RESULTS in row.events:
             self._notify(row, WITH_RESULTS, results=[result])
@@ -184,15 +192,32 @@ class RecognitionJobs:
             raise NotFound(f"The job ID '{job_id}' is invalid")
         return row
 
-    def _forget_expired(self) -> None:
+    def _forget_expired(self, owner: str) -> None:
+        """Forget the caller's ended jobs whose results outlived their TTL. Only the caller's jobs are read,
+        so one instance's data can never fail another's request."""
         now = utcnow()
         with self.db.session() as s:
-            ended = s.scalars(select(RecognitionJob).where(RecognitionJob.status.in_(["completed", "failed"])))
-            expired = [r.id for r in ended if _aware(r.updated) + timedelta(minutes=r.results_ttl) < now]
+            ended = s.scalars(
+                select(RecognitionJob).where(
+                    RecognitionJob.owner == owner, RecognitionJob.status.in_(["completed", "failed"])
+                )
+            )
+            expired = [r.id for r in ended if _expired(r, now)]
             if expired:
                 s.execute(delete(RecognitionJob).where(RecognitionJob.id.in_(expired)))
         for job_id in expired:
             shutil.rmtree(self.root / job_id, ignore_errors=True)
+
+
+def _expired(row: RecognitionJob, now: datetime) -> bool:
+    """Whether the results outlived their TTL; a row whose expiry cannot be computed counts as expired."""
+    try:
+        return _aware(row.updated) + timedelta(minutes=row.results_ttl) < now
+    except (OverflowError, TypeError, ValueError, AttributeError):
+        log.warning(
+            "recognition job %s has no computable expiry (results_ttl=%r); forgetting it", row.id, row.results_ttl
+        )
+        return True
 
 
 def _aware(ts: datetime) -> datetime:
@@ -216,9 +241,11 @@ def _ttl(raw: Any) -> int:
     if raw is None or raw == "":
         return DEFAULT_TTL
     try:
+        if isinstance(raw, bool) or (isinstance(raw, float) and not raw.is_integer()):
+            raise ValueError(raw)
         ttl = int(raw)
-    except (TypeError, ValueError):
+    except (TypeError, ValueError, OverflowError):
         raise BadRequest(f"Invalid value for parameter 'results_ttl': {raw!r} is not an integer") from None
-    if ttl < 1:
-        raise BadRequest("The results_ttl must be at least 1 minute")
+    if not 1 <= ttl <= MAX_TTL:
+        raise BadRequest(f"The results_ttl must be between 1 and {MAX_TTL} minutes")
     return ttl

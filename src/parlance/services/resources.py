@@ -34,6 +34,9 @@ def validate_name(name: str, kind: str) -> None:
 def decode_text(data: bytes, kind: str) -> str:
     if not data.strip():
         raise BadRequest(f"The {kind} file is empty")
+    # NUL is refused rather than cleaned: in uploaded text it almost always means UTF-16 or a binary file,
+    # which cleaning would turn into garbage words. Other control characters are word separators to the
+    # corpus tokenizer (`customization.text`), so no word found in a corpus carries one.
     if b"\x00" in data:
         raise BadRequest(f"The {kind} file is binary data, not text; send UTF-8 plain text")
     try:
@@ -56,8 +59,8 @@ def resource_view(c: Corpus) -> dict[str, Any]:
     return out
 
 
-class Corpora:
-    """The corpora (kind "corpus") or the grammars (kind "grammar") of custom models."""
+class TextResources:
+    """The text resources of one kind of custom models: corpora (kind "corpus") or grammars (kind "grammar")."""
 
     def __init__(self, models: CustomModels, kind: str = "corpus") -> None:
         self.models = models

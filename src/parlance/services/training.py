@@ -22,7 +22,7 @@ from parlance.errors import BadRequest
 from parlance.jobs.runner import JobKind, JobRunner, Progress
 from parlance.services.custom_models import DEFAULT_WEIGHT, CustomModels, stored_error
 from parlance.services.engine_pool import EnginePool
-from parlance.services.resources import Corpora
+from parlance.services.resources import TextResources
 from parlance.services.words import Words
 from parlance.store.orm import Corpus, CustomModel, Job, utcnow
 
@@ -52,7 +52,7 @@ def publish(version_dir: Path, build_dir: Path, name: str) -> None:
 
 class Training:
     def __init__(
-        self, models: CustomModels, corpora: Corpora, grammars: Corpora, words: Words, pool: EnginePool
+        self, models: CustomModels, corpora: TextResources, grammars: TextResources, words: Words, pool: EnginePool
     ) -> None:
         self.models = models
         self.corpora = corpora

@@ -4,6 +4,7 @@ out-of-vocabulary words found in corpora and grammars."""
 from __future__ import annotations
 
 import re
+import unicodedata
 from typing import Any
 
 from sqlalchemy import select
@@ -15,6 +16,19 @@ from parlance.services.custom_models import CustomModels
 from parlance.store.orm import Corpus, CustomModel, CustomWord
 
 MAX_WORD_CHARS = 128
+# Control characters (C0, DEL, C1) and lone surrogates: stored, they reach the engines' dictionaries and
+# prompts and break every recognition with the model.
+UNSAFE_CATEGORIES = frozenset({"Cc", "Cs"})
+
+
+def _escaped(text: str) -> str:
+    """The text with control characters written as escapes, so an error message never carries them."""
+    return text.encode("unicode_escape", "backslashreplace").decode("ascii")[:60]
+
+
+def check_characters(element: str, value: str) -> None:
+    if any(unicodedata.category(ch) in UNSAFE_CATEGORIES for ch in value):
+        raise BadRequest(f"Control characters are not allowed in {element}: '{_escaped(value)}'")
 
 
 def parse_word(item: Any, word: str | None = None) -> dict[str, Any]:
@@ -24,6 +38,7 @@ def parse_word(item: Any, word: str | None = None) -> dict[str, Any]:
     word = word if word is not None else item.get("word")
     if not isinstance(word, str) or not word.strip():
         raise BadRequest("Each word needs a non-empty 'word' string")
+    check_characters("word", word)
     if len(word) > MAX_WORD_CHARS or re.search(r"\s", word):
         raise BadRequest(
             f"Invalid word '{word[:40]}': at most {MAX_WORD_CHARS} characters and no spaces "
@@ -32,9 +47,13 @@ def parse_word(item: Any, word: str | None = None) -> dict[str, Any]:
     sounds_like = item.get("sounds_like") or []
     if not isinstance(sounds_like, list) or not all(isinstance(x, str) for x in sounds_like):
         raise BadRequest(f"'sounds_like' of '{word}' must be a list of strings")
+    for entry in sounds_like:
+        check_characters("sounds_like", entry)
     display_as = item.get("display_as")
     if display_as is not None and (not isinstance(display_as, str) or len(display_as) > 256):
         raise BadRequest(f"'display_as' of '{word}' must be a string of at most 256 characters")
+    if display_as is not None:
+        check_characters("display_as", display_as)
     mapping_only = item.get("mapping_only") or []
     return {"word": word, "sounds_like": sounds_like, "display_as": display_as, "mapping_only": mapping_only}
 
@@ -159,10 +178,16 @@ class Words:
 
     def training_words(self, s: Session, row: CustomModel, word_type_to_add: str) -> list[dict[str, Any]]:
         """Valid words for training; `user` restricts to words the user added or modified."""
-        words = [w for w in self._all(s, row).values() if "error" not in w]
+        words = [w for w in self._all(s, row).values() if "error" not in w and not _unsafe(w)]
         if word_type_to_add == "user":
             words = [w for w in words if "user" in w["source"]]
         return [_public(w) for w in words]
+
+
+def _unsafe(w: dict[str, Any]) -> bool:
+    """A word stored before control characters were refused: left out of training rather than breaking it."""
+    texts = [w["word"], w.get("display_as") or "", *w.get("sounds_like", [])]
+    return any(unicodedata.category(ch) in UNSAFE_CATEGORIES for text in texts for ch in text)
 
 
 def _public(w: dict[str, Any]) -> dict[str, Any]:

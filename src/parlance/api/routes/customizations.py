@@ -2,28 +2,44 @@
 
 from __future__ import annotations
 
-import json
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Request
 
 from parlance.api import multipart
 from parlance.api.deps import OwnerDep, ServicesDep, read_body
+from parlance.api.openapi import ERRORS, raw_body
+from parlance.api.openapi import json_body as json_request
+from parlance.api.schemas import (
+    Corpora,
+    Corpus,
+    CreateLanguageModel,
+    CustomizationId,
+    CustomWords,
+    Empty,
+    Grammar,
+    Grammars,
+    LanguageModel,
+    LanguageModels,
+    TrainingResponse,
+    Word,
+    WordDefinition,
+    Words,
+)
 from parlance.errors import BadRequest
+from parlance.jsonsafe import loads_limited
 
-router = APIRouter(prefix="/v1/customizations", tags=["customizations"])
+router = APIRouter(prefix="/v1/customizations", tags=["customizations"], responses=ERRORS)
+CORPUS_BODY = raw_body("text/plain", multipart={"corpus_file": {"type": "string", "format": "binary"}})
+GRAMMAR_BODY = raw_body("application/srgs", "application/srgs+xml")
 MAX_JSON = 16 * 1024 * 1024
 
 
 async def json_body(request: Request) -> Any:
-    raw = await read_body(request, MAX_JSON)
-    try:
-        return json.loads(raw or b"{}")
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-        raise BadRequest(f"The request body is not valid JSON: {exc}") from None
+    return loads_limited(await read_body(request, MAX_JSON) or b"{}")
 
 
-@router.post("", status_code=201)
+@router.post("", status_code=201, response_model=CustomizationId, openapi_extra=json_request(CreateLanguageModel))
 async def create(request: Request, svc: ServicesDep, owner: OwnerDep) -> dict[str, str]:
     body = await json_body(request)
     if not isinstance(body, dict):
@@ -31,23 +47,23 @@ async def create(request: Request, svc: ServicesDep, owner: OwnerDep) -> dict[st
     return {"customization_id": svc.customizations.create(owner, body)}
 
 
-@router.get("")
+@router.get("", response_model=LanguageModels, response_model_exclude_unset=True)
 def list_models(svc: ServicesDep, owner: OwnerDep, language: str | None = None) -> dict[str, Any]:
     return svc.customizations.list(owner, language)
 
 
-@router.get("/{cid}")
+@router.get("/{cid}", response_model=LanguageModel, response_model_exclude_unset=True)
 def get_model(cid: str, svc: ServicesDep, owner: OwnerDep) -> dict[str, Any]:
     return svc.customizations.get(owner, cid)
 
 
-@router.delete("/{cid}")
+@router.delete("/{cid}", response_model=Empty)
 def delete_model(cid: str, svc: ServicesDep, owner: OwnerDep) -> dict[str, Any]:
     svc.customizations.delete(owner, cid)
     return {}
 
 
-@router.post("/{cid}/train")
+@router.post("/{cid}/train", response_model=TrainingResponse, response_model_exclude_unset=True)
 def train(
     cid: str,
     svc: ServicesDep,
@@ -66,14 +82,14 @@ def train(
     return svc.customizations.train(owner, cid, params)
 
 
-@router.post("/{cid}/reset")
+@router.post("/{cid}/reset", response_model=Empty)
 def reset(cid: str, svc: ServicesDep, owner: OwnerDep) -> dict[str, Any]:
     svc.customizations.reset(owner, cid)
     return {}
 
 
 # -- corpora -------------------------------------------------------------------------------
-@router.post("/{cid}/corpora/{name}", status_code=201)
+@router.post("/{cid}/corpora/{name}", status_code=201, response_model=Empty, openapi_extra=CORPUS_BODY)
 async def add_corpus(
     cid: str, name: str, request: Request, svc: ServicesDep, owner: OwnerDep, allow_overwrite: bool = False
 ) -> dict[str, Any]:
@@ -88,61 +104,61 @@ async def add_corpus(
     return {}
 
 
-@router.get("/{cid}/corpora")
+@router.get("/{cid}/corpora", response_model=Corpora, response_model_exclude_unset=True)
 def list_corpora(cid: str, svc: ServicesDep, owner: OwnerDep) -> dict[str, Any]:
     return svc.corpora.list(owner, cid)
 
 
-@router.get("/{cid}/corpora/{name}")
+@router.get("/{cid}/corpora/{name}", response_model=Corpus, response_model_exclude_unset=True)
 def get_corpus(cid: str, name: str, svc: ServicesDep, owner: OwnerDep) -> dict[str, Any]:
     return svc.corpora.get(owner, cid, name)
 
 
-@router.delete("/{cid}/corpora/{name}")
+@router.delete("/{cid}/corpora/{name}", response_model=Empty)
 def delete_corpus(cid: str, name: str, svc: ServicesDep, owner: OwnerDep) -> dict[str, Any]:
     svc.corpora.delete(owner, cid, name)
     return {}
 
 
 # -- words ---------------------------------------------------------------------------------
-@router.post("/{cid}/words", status_code=201)
+@router.post("/{cid}/words", status_code=201, response_model=Empty, openapi_extra=json_request(CustomWords))
 async def add_words(cid: str, request: Request, svc: ServicesDep, owner: OwnerDep) -> dict[str, Any]:
     svc.words.add_many(owner, cid, await json_body(request))
     return {}
 
 
-@router.put("/{cid}/words/{word}", status_code=201)
+@router.put("/{cid}/words/{word}", status_code=201, response_model=Empty, openapi_extra=json_request(WordDefinition))
 async def add_word(cid: str, word: str, request: Request, svc: ServicesDep, owner: OwnerDep) -> dict[str, Any]:
     svc.words.add_one(owner, cid, word, await json_body(request))
     return {}
 
 
-@router.get("/{cid}/words")
+@router.get("/{cid}/words", response_model=Words, response_model_exclude_unset=True)
 def list_words(
     cid: str, svc: ServicesDep, owner: OwnerDep, word_type: str = "all", sort: str = "alphabetical"
 ) -> dict[str, Any]:
     return svc.words.list(owner, cid, word_type, sort)
 
 
-@router.get("/{cid}/words/{word}")
+@router.get("/{cid}/words/{word}", response_model=Word, response_model_exclude_unset=True)
 def get_word(cid: str, word: str, svc: ServicesDep, owner: OwnerDep) -> dict[str, Any]:
     return svc.words.get(owner, cid, word)
 
 
-@router.delete("/{cid}/words/{word}")
+@router.delete("/{cid}/words/{word}", response_model=Empty)
 def delete_word(cid: str, word: str, svc: ServicesDep, owner: OwnerDep) -> dict[str, Any]:
     svc.words.delete(owner, cid, word)
     return {}
 
 
-@router.post("/{cid}/upgrade_model")
+@router.post("/{cid}/upgrade_model", response_model=Empty)
 def upgrade_model(cid: str, svc: ServicesDep, owner: OwnerDep) -> dict[str, Any]:
     svc.customizations.upgrade(owner, cid)
     return {}
 
 
 # -- grammars ------------------------------------------------------------------------------
-@router.post("/{cid}/grammars/{name}", status_code=201)
+@router.post("/{cid}/grammars/{name}", status_code=201, response_model=Empty, openapi_extra=GRAMMAR_BODY)
 async def add_grammar(
     cid: str, name: str, request: Request, svc: ServicesDep, owner: OwnerDep, allow_overwrite: bool = False
 ) -> dict[str, Any]:
@@ -152,17 +168,17 @@ async def add_grammar(
     return {}
 
 
-@router.get("/{cid}/grammars")
+@router.get("/{cid}/grammars", response_model=Grammars, response_model_exclude_unset=True)
 def list_grammars(cid: str, svc: ServicesDep, owner: OwnerDep) -> dict[str, Any]:
     return svc.grammars.list(owner, cid)
 
 
-@router.get("/{cid}/grammars/{name}")
+@router.get("/{cid}/grammars/{name}", response_model=Grammar, response_model_exclude_unset=True)
 def get_grammar(cid: str, name: str, svc: ServicesDep, owner: OwnerDep) -> dict[str, Any]:
     return svc.grammars.get(owner, cid, name)
 
 
-@router.delete("/{cid}/grammars/{name}")
+@router.delete("/{cid}/grammars/{name}", response_model=Empty)
 def delete_grammar(cid: str, name: str, svc: ServicesDep, owner: OwnerDep) -> dict[str, Any]:
     svc.grammars.delete(owner, cid, name)
     return {}

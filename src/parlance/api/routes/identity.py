@@ -8,13 +8,26 @@ from urllib.parse import parse_qs
 from fastapi import APIRouter, Request
 
 from parlance.api.deps import ServicesDep, read_body
+from parlance.api.openapi import ERRORS
+from parlance.api.schemas import IamToken
 from parlance.errors import BadRequest
 
-router = APIRouter(tags=["identity"])
+router = APIRouter(tags=["identity"], responses=ERRORS)
 APIKEY_GRANT = "urn:ibm:params:oauth:grant-type:apikey"
+TOKEN_FORM = {
+    "schema": {
+        "type": "object",
+        "required": ["grant_type", "apikey"],
+        "properties": {"grant_type": {"type": "string", "enum": [APIKEY_GRANT]}, "apikey": {"type": "string"}},
+    }
+}
 
 
-@router.post("/identity/token")
+@router.post(
+    "/identity/token",
+    response_model=IamToken,
+    openapi_extra={"requestBody": {"required": True, "content": {"application/x-www-form-urlencoded": TOKEN_FORM}}},
+)
 async def token(request: Request, svc: ServicesDep) -> dict[str, Any]:
     form = parse_qs((await read_body(request, 64 * 1024)).decode("utf-8", "replace"))
     grant = form.get("grant_type", [""])[0]

@@ -7,10 +7,12 @@ from typing import Any
 from fastapi import APIRouter, Request
 
 from parlance.api.deps import OwnerDep, ServicesDep
+from parlance.api.openapi import ERRORS
+from parlance.api.schemas import SpeechModel, SpeechModels
 from parlance.engines.base import ModelVersion
 from parlance.services.lifecycle import DeprecationDates, watson_dates
 
-router = APIRouter(prefix="/v1/models", tags=["models"])
+router = APIRouter(prefix="/v1/models", tags=["models"], responses=ERRORS)
 
 
 def speech_model(
@@ -43,11 +45,11 @@ def _model(svc: ServicesDep, request: Request, name: str) -> dict[str, Any]:
     return speech_model(newest, base, svc.pool.engine(newest).capabilities.generation, dates)
 
 
-@router.get("")
+@router.get("", response_model=SpeechModels, response_model_exclude_unset=True)
 def list_models(request: Request, svc: ServicesDep, _: OwnerDep) -> dict[str, Any]:
     return {"models": [_model(svc, request, name) for name in svc.catalog.base_models()]}
 
 
-@router.get("/{model_id}")
+@router.get("/{model_id}", response_model=SpeechModel, response_model_exclude_unset=True)
 def get_model(model_id: str, request: Request, svc: ServicesDep, _: OwnerDep) -> dict[str, Any]:
     return _model(svc, request, model_id)
