@@ -56,6 +56,13 @@ class SupportedFeatures(WireModel):
     low_latency: bool | None = None  # next-generation models only
 
 
+class DeprecationDates(WireModel):
+    """Parlance's addition to Watson's model objects: the lifecycle dates the operator's policy gives."""
+
+    adaptation_date_time: str | None = None  # base models only
+    transcription_date_time: str | None = None
+
+
 class SpeechModel(WireModel):
     name: str
     language: str
@@ -63,6 +70,7 @@ class SpeechModel(WireModel):
     url: str
     description: str
     supported_features: SupportedFeatures
+    deprecation_dates: DeprecationDates | None = None
 
 
 class SpeechModels(WireModel):
@@ -152,6 +160,7 @@ class LanguageModel(WireModel):
     progress: int | None = None
     error: str | None = None  # a stringified Watson error body
     warnings: str | None = None
+    deprecation_dates: DeprecationDates | None = None
 
 
 class LanguageModels(WireModel):

@@ -11,14 +11,15 @@ from parlance.api.azure import views
 from parlance.api.azure.bodies import DatasetCreate
 from parlance.api.azure.context import AzureDep
 from parlance.api.azure.paging import Skip, Top, page
+from parlance.api.azure.schemas import ERRORS, DatasetEntity, Datasets
 from parlance.errors import BadRequest, PayloadTooLarge
 from parlance.services import content
 from parlance.services.datasets import KINDS, MAX_BYTES
 
-router = APIRouter(tags=["azure: datasets"])
+router = APIRouter(tags=["azure: datasets"], responses=ERRORS)
 
 
-@router.get("/datasets")
+@router.get("/datasets", response_model=Datasets, response_model_exclude_unset=True)
 def list_datasets(az: AzureDep, skip: Skip = 0, top: Top = 100) -> dict[str, Any]:
     rows, total = az.svc.datasets.list(az.owner, skip, top)
     return page(rows, total, skip, top, az.url("datasets"), lambda r: views.dataset(az, r))
@@ -30,12 +31,12 @@ def dataset_locales(az: AzureDep) -> dict[str, list[str]]:
     return {kind: locales for kind in KINDS}
 
 
-@router.get("/datasets/{dataset_id}")
+@router.get("/datasets/{dataset_id}", response_model=DatasetEntity, response_model_exclude_unset=True)
 def get_dataset(dataset_id: str, az: AzureDep) -> dict[str, Any]:
     return views.dataset(az, az.svc.datasets.get(az.owner, dataset_id))
 
 
-@router.post("/datasets", status_code=201)
+@router.post("/datasets", status_code=201, response_model=DatasetEntity, response_model_exclude_unset=True)
 def create_dataset(body: DatasetCreate, az: AzureDep, response: Response) -> dict[str, Any]:
     data = content.fetch(body.contentUrl, az.svc.settings, MAX_BYTES)
     row = az.svc.datasets.create(
@@ -51,7 +52,7 @@ def create_dataset(body: DatasetCreate, az: AzureDep, response: Response) -> dic
     return views.dataset(az, row)
 
 
-@router.post("/datasets/upload", status_code=201)
+@router.post("/datasets/upload", status_code=201, response_model=DatasetEntity, response_model_exclude_unset=True)
 async def upload_dataset(
     az: AzureDep,
     response: Response,

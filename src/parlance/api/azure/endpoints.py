@@ -10,12 +10,13 @@ from parlance.api.azure import views
 from parlance.api.azure.bodies import EndpointCreate, EndpointUpdate
 from parlance.api.azure.context import AzureDep
 from parlance.api.azure.paging import Skip, Top, page
+from parlance.api.azure.schemas import ERRORS, EndpointEntity, Endpoints
 from parlance.errors import NotFound
 
-router = APIRouter(tags=["azure: endpoints"])
+router = APIRouter(tags=["azure: endpoints"], responses=ERRORS)
 
 
-@router.get("/endpoints")
+@router.get("/endpoints", response_model=Endpoints, response_model_exclude_unset=True)
 def list_endpoints(az: AzureDep, skip: Skip = 0, top: Top = 100) -> dict[str, Any]:
     rows, total = az.svc.endpoints.list(az.owner, skip, top)
     return page(rows, total, skip, top, az.url("endpoints"), lambda r: views.endpoint(az, r))
@@ -26,12 +27,12 @@ def endpoint_locales(az: AzureDep) -> list[str]:
     return sorted({az.svc.catalog.newest(b).language for b in az.svc.catalog.base_models()})
 
 
-@router.get("/endpoints/{endpoint_id}")
+@router.get("/endpoints/{endpoint_id}", response_model=EndpointEntity, response_model_exclude_unset=True)
 def get_endpoint(endpoint_id: str, az: AzureDep) -> dict[str, Any]:
     return views.endpoint(az, az.svc.endpoints.get(az.owner, endpoint_id))
 
 
-@router.post("/endpoints", status_code=201)
+@router.post("/endpoints", status_code=201, response_model=EndpointEntity, response_model_exclude_unset=True)
 def create_endpoint(body: EndpointCreate, az: AzureDep, response: Response) -> dict[str, Any]:
     row = az.svc.endpoints.create(
         az.owner,
@@ -45,7 +46,7 @@ def create_endpoint(body: EndpointCreate, az: AzureDep, response: Response) -> d
     return views.endpoint(az, row)
 
 
-@router.patch("/endpoints/{endpoint_id}")
+@router.patch("/endpoints/{endpoint_id}", response_model=EndpointEntity, response_model_exclude_unset=True)
 def update_endpoint(endpoint_id: str, body: EndpointUpdate, az: AzureDep) -> dict[str, Any]:
     row = az.svc.endpoints.update(
         az.owner,

@@ -11,13 +11,14 @@ from parlance.api.azure import views
 from parlance.api.azure.bodies import ModelCreate
 from parlance.api.azure.context import AzureDep
 from parlance.api.azure.paging import Skip, Top, page, sliced
+from parlance.api.azure.schemas import ERRORS, BaseModelEntity, BaseModels, CustomModelEntity, CustomModels
 from parlance.errors import NotFound
 from parlance.store.orm import CustomModel
 
-router = APIRouter(tags=["azure: models"])
+router = APIRouter(tags=["azure: models"], responses=ERRORS)
 
 
-@router.get("/models/base")
+@router.get("/models/base", response_model=BaseModels, response_model_exclude_unset=True)
 def list_base_models(az: AzureDep, skip: Skip = 0, top: Top = 100) -> dict[str, Any]:
     versions = [v for b in az.svc.catalog.base_models() for v in az.svc.catalog.versions(b)]
     versions.sort(key=lambda v: (v.created, v.version))
@@ -25,7 +26,7 @@ def list_base_models(az: AzureDep, skip: Skip = 0, top: Top = 100) -> dict[str, 
     return page(items, total, skip, top, az.url("models", "base"), lambda v: views.base_model(az, v))
 
 
-@router.get("/models/base/{model_id}")
+@router.get("/models/base/{model_id}", response_model=BaseModelEntity, response_model_exclude_unset=True)
 def get_base_model(model_id: str, az: AzureDep) -> dict[str, Any]:
     return views.base_model(az, az.svc.catalog.version(model_id))
 
@@ -39,18 +40,18 @@ def _custom(az: AzureDep, row: CustomModel) -> dict[str, Any]:
     return views.custom_model(az, row, az.svc.azure_models.dataset_ids(row.id))
 
 
-@router.get("/models")
+@router.get("/models", response_model=CustomModels, response_model_exclude_unset=True)
 def list_custom_models(az: AzureDep, skip: Skip = 0, top: Top = 100) -> dict[str, Any]:
     rows, total = az.svc.azure_models.rows(az.owner, skip, top)
     return page(rows, total, skip, top, az.url("models"), lambda r: _custom(az, r))
 
 
-@router.get("/models/{model_id}")
+@router.get("/models/{model_id}", response_model=CustomModelEntity, response_model_exclude_unset=True)
 def get_custom_model(model_id: str, az: AzureDep) -> dict[str, Any]:
     return _custom(az, _row(az, model_id))
 
 
-@router.post("/models", status_code=201)
+@router.post("/models", status_code=201, response_model=CustomModelEntity, response_model_exclude_unset=True)
 def create_custom_model(body: ModelCreate, az: AzureDep, response: Response) -> dict[str, Any]:
     cid = az.svc.azure_models.create(
         az.owner,

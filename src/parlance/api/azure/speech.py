@@ -8,16 +8,21 @@ from typing import Any, Literal
 from fastapi import APIRouter, Request
 
 from parlance.api.azure.context import AzureDep
+from parlance.api.azure.schemas import ERRORS, ShortAudioResult
 from parlance.api.deps import read_body
 from parlance.errors import BadRequest
 from parlance.services import azure_results
 from parlance.services.azure_results import ProfanityMode
 
-router = APIRouter(tags=["azure: recognition"])
+router = APIRouter(tags=["azure: recognition"], responses=ERRORS)
 PROFANITY: dict[str, ProfanityMode] = {"masked": "Masked", "removed": "Removed", "raw": "None"}
 
 
-@router.post("/speech/recognition/{mode}/cognitiveservices/v1")
+@router.post(
+    "/speech/recognition/{mode}/cognitiveservices/v1",
+    response_model=ShortAudioResult,
+    response_model_exclude_unset=True,
+)
 async def recognize_short_audio(
     mode: Literal["interactive", "conversation", "dictation"],
     request: Request,

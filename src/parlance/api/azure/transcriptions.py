@@ -13,12 +13,13 @@ from parlance.api.azure import views
 from parlance.api.azure.bodies import EntityReference, _Body
 from parlance.api.azure.context import Azure, AzureDep
 from parlance.api.azure.paging import Skip, Top, page, sliced
+from parlance.api.azure.schemas import ERRORS, FileEntity, Files, TranscriptionEntity, Transcriptions
 from parlance.errors import NotFound
 from parlance.services.endpoints import ModelRef
 from parlance.services.transcriptions import ResultFile, TranscriptionRefused, TranscriptionSpec
 from parlance.store.orm import Transcription
 
-router = APIRouter(tags=["azure: transcriptions"])
+router = APIRouter(tags=["azure: transcriptions"], responses=ERRORS)
 
 
 class TranscriptionProperties(_Body):
@@ -117,7 +118,7 @@ def _spec(az: Azure, body: TranscriptionCreate) -> TranscriptionSpec:
     )
 
 
-@router.get("/transcriptions")
+@router.get("/transcriptions", response_model=Transcriptions, response_model_exclude_unset=True)
 def list_transcriptions(az: AzureDep, skip: Skip = 0, top: Top = 100) -> dict[str, Any]:
     rows, total = az.svc.transcriptions.list(az.owner, skip, top)
     return page(rows, total, skip, top, az.url("transcriptions"), lambda r: transcription(az, r))
@@ -128,19 +129,21 @@ def transcription_locales(az: AzureDep) -> list[str]:
     return sorted({az.svc.catalog.newest(b).language for b in az.svc.catalog.base_models()})
 
 
-@router.post("/transcriptions", status_code=201)
+@router.post("/transcriptions", status_code=201, response_model=TranscriptionEntity, response_model_exclude_unset=True)
 def create_transcription(body: TranscriptionCreate, az: AzureDep, response: Response) -> dict[str, Any]:
     row = az.svc.transcriptions.create(az.owner, _spec(az, body))
     response.headers["Location"] = az.url("transcriptions", row.id)
     return transcription(az, row)
 
 
-@router.get("/transcriptions/{transcription_id}")
+@router.get("/transcriptions/{transcription_id}", response_model=TranscriptionEntity, response_model_exclude_unset=True)
 def get_transcription(transcription_id: str, az: AzureDep) -> dict[str, Any]:
     return transcription(az, az.svc.transcriptions.get(az.owner, transcription_id))
 
 
-@router.patch("/transcriptions/{transcription_id}")
+@router.patch(
+    "/transcriptions/{transcription_id}", response_model=TranscriptionEntity, response_model_exclude_unset=True
+)
 def update_transcription(transcription_id: str, body: TranscriptionUpdate, az: AzureDep) -> dict[str, Any]:
     row = az.svc.transcriptions.update(
         az.owner,
@@ -161,14 +164,16 @@ def delete_transcription(transcription_id: str, az: AzureDep) -> Response:
     return Response(status_code=204)
 
 
-@router.get("/transcriptions/{transcription_id}/files")
+@router.get("/transcriptions/{transcription_id}/files", response_model=Files, response_model_exclude_unset=True)
 def list_files(transcription_id: str, az: AzureDep, skip: Skip = 0, top: Top = 100) -> dict[str, Any]:
     items, total = sliced(az.svc.transcriptions.files(az.owner, transcription_id), skip, top)
     url = az.url("transcriptions", transcription_id, "files")
     return page(items, total, skip, top, url, lambda f: result_file(az, transcription_id, f))
 
 
-@router.get("/transcriptions/{transcription_id}/files/{file_id}")
+@router.get(
+    "/transcriptions/{transcription_id}/files/{file_id}", response_model=FileEntity, response_model_exclude_unset=True
+)
 def get_file(transcription_id: str, file_id: str, az: AzureDep) -> dict[str, Any]:
     return result_file(az, transcription_id, az.svc.transcriptions.file(az.owner, transcription_id, file_id))
 
