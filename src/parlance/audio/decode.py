@@ -290,11 +290,11 @@ def _check_rate_and_channels(rate: int, channels: int, fmt: str, label: str) -> 
     """Refuse a sample rate or channel count out of bounds (before decoding, as they bound its cost)."""
     if not MIN_RATE <= rate <= MAX_RATE:
         raise InvalidAudio(
-            f"The {label} audio has a sample rate of {rate} Hz; it must be from {MIN_RATE} to {MAX_RATE} Hz"
+            f"The sample rate of the audio ({label}) is {rate} Hz; it must be from {MIN_RATE} to {MAX_RATE} Hz"
         )
     most = MAX_CHANNELS.get(fmt, MAX_CONTAINER_CHANNELS)
     if channels > most:
-        raise InvalidAudio(f"The {label} audio has {channels} channels; at most {most} are accepted")
+        raise InvalidAudio(f"The audio ({label}) has {channels} channels; at most {most} are accepted")
 
 
 def _check_header_duration(out: ResampledOutput, container: av.container.InputContainer, fmt: str) -> None:

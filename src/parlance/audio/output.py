@@ -39,7 +39,7 @@ class ResampledOutput:
         total = self.seconds + seconds
         if total > self.max_seconds:
             raise PayloadTooLarge(
-                f"The audio is longer than the maximum of {self.max_seconds:g} seconds ({total:.0f} s or more)"
+                f"The audio is longer than the maximum of {self.max_seconds:g} seconds ({total:.2f} s or more)"
             )
 
     def expect(self, seconds: float) -> None:
