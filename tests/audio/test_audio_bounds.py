@@ -14,7 +14,7 @@ import soundfile as sf
 
 from parlance.audio.decode import decode_audio
 from parlance.engines.base import SAMPLE_RATE
-from parlance.errors import BadRequest, InvalidAudio
+from parlance.errors import BadRequest, InvalidAudio, PayloadTooLarge
 from tests.conftest import LiveServer
 
 Convert = Callable[..., bytes]  # the `convert` fixture of conftest.py
@@ -137,3 +137,16 @@ def test_long_raw_stereo_is_converted_a_block_at_a_time(speech: np.ndarray, peak
     # Converting the whole body to float first (then to mono, then concatenating) peaked at 3.5x.
     peak = peak_traced()
     assert peak < 1.1 * audio.nbytes + 4e6, (peak, audio.nbytes)
+
+
+def test_duration_over_the_limit_in_the_header_is_413_before_decoding(
+    speech: np.ndarray, peak_traced: Callable[[], int]
+) -> None:
+    buf = io.BytesIO()
+    sf.write(buf, long_signal(speech, 10 * 60), SAMPLE_RATE, format="FLAC")
+    data = buf.getvalue()
+    peak_traced()
+    with pytest.raises(PayloadTooLarge, match="maximum of 300 seconds"):
+        decode_audio(data, "audio/flac", max_seconds=300)
+    peak = peak_traced()
+    assert peak < 1e6, peak  # decoding up to the limit first held 300 s of samples (19 MB)
