@@ -9,8 +9,9 @@ from pathlib import Path
 import pytest
 
 from parlance.customization.ngram import BOS, UNK, NgramLM, sentences, tokenize
+from tests.testdata import FINANCE
 
-CORPUS = Path("/work/shared/testdata/finance/corpus.txt")
+CORPUS = FINANCE / "corpus.txt"
 
 
 @pytest.fixture(scope="module")

@@ -22,8 +22,8 @@ from parlance.customization.whisper_bias import (
 )
 from parlance.customization.whisper_text import Rewriter, Rule, spoken_words
 from parlance.engines import whisper
+from tests.testdata import FINANCE
 
-FINANCE = Path("/work/shared/testdata/finance")
 CORPUS = (FINANCE / "corpus.txt").read_text()
 WORDS = json.loads((FINANCE / "words.json").read_text())["words"]
 

@@ -20,8 +20,7 @@ import pytest
 from parlance.customization.whisper_eval import Report, compare
 from parlance.engines import whisper
 from parlance.engines.base import CustomModel, DecodeOptions, TrainingInput
-
-FINANCE = Path("/work/shared/testdata/finance")
+from tests.testdata import FINANCE
 
 
 @pytest.fixture(scope="module")
