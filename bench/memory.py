@@ -2,7 +2,8 @@
 
 Starts `python -m parlance serve --no-auth` on a free port with its own data dir, then for each
 case sends one request, synchronously (`POST /v1/recognize`) and streamed (the WebSocket
-`/v1/recognize`, in 64 KB frames sent as fast as the socket takes them), and records the server's
+`/v1/recognize`, in 64 KB frames sent as fast as the socket takes them, `inactivity_timeout` -1
+unless `--inactivity-timeout` says otherwise), and records the server's
 peak RSS growth: VmHWM from /proc/PID/status after resetting it through /proc/PID/clear_refs, minus
 VmRSS just before the request. Last, the idle server's RSS after the run against its RSS at start.
 
@@ -22,6 +23,7 @@ Targets (issue 15): peak growth <= 300 MB in every case; the idle server within 
 from __future__ import annotations
 
 import argparse
+import functools
 import json
 import os
 import socket
@@ -153,10 +155,11 @@ def recognize_sync(server: Server, case: Case) -> str:
     return str(r.status_code) if r.status_code == 200 else f"{r.status_code}: {r.json()['error']}"
 
 
-def recognize_stream(server: Server, case: Case) -> str:
+def recognize_stream(server: Server, case: Case, inactivity_timeout: int) -> str:
     data = case.path.read_bytes()
+    start = {"action": "start", "content-type": case.content_type, "inactivity_timeout": inactivity_timeout}
     with connect(f"ws://127.0.0.1:{server.port}/v1/recognize?model={MODEL}", max_size=None) as ws:
-        ws.send(json.dumps({"action": "start", "content-type": case.content_type}))
+        ws.send(json.dumps(start))
         json.loads(ws.recv())  # listening
         try:
             for at in range(0, len(data), FRAME_BYTES):
@@ -183,9 +186,17 @@ def main() -> None:
         "--cases", default="10s,10min,3h,3h-mp3,1hz", help="comma-separated subset of 10s,10min,3h,3h-mp3,1hz"
     )
     parser.add_argument("--modes", default="sync,stream", help="comma-separated subset of sync,stream")
+    parser.add_argument(
+        "--inactivity-timeout",
+        type=int,
+        default=-1,
+        help="for streamed requests; -1 (default) turns off the silence check, which decodes all the audio "
+        "so far about once per second of audio; Watson's default is 30",
+    )
     args = parser.parse_args()
     cases = make_cases(OUT)
-    modes = {"sync": recognize_sync, "stream": recognize_stream}
+    stream = functools.partial(recognize_stream, inactivity_timeout=args.inactivity_timeout)
+    modes: dict[str, Callable[[Server, Case], str]] = {"sync": recognize_sync, "stream": stream}
     server = Server()
     rows: list[Row] = []
     try:
