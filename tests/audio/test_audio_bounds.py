@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-from parlance.audio.decode import decode_audio
+from parlance.audio.decode import decode_audio, decode_parts
 from parlance.engines.base import SAMPLE_RATE
 from parlance.errors import BadRequest, InvalidAudio, PayloadTooLarge
 from tests.conftest import LiveServer
@@ -150,3 +150,17 @@ def test_duration_over_the_limit_in_the_header_is_413_before_decoding(
         decode_audio(data, "audio/flac", max_seconds=300)
     peak = peak_traced()
     assert peak < 1e6, peak  # decoding up to the limit first held 300 s of samples (19 MB)
+
+
+def test_a_refused_decode_holds_no_samples_through_its_error(
+    speech: np.ndarray, peak_traced: Callable[[], int]
+) -> None:
+    data = np.tile((speech * 20000).astype("<i2"), 60).tobytes()  # 7 min of l16
+    before = tracemalloc.get_traced_memory()[0]
+    with pytest.raises(PayloadTooLarge) as info:
+        decode_parts([(data, "audio/l16;rate=16000"), (data, "audio/l16;rate=16000")], max_seconds=600)
+    # The error (its traceback, its frames) is alive here, as it stays in a server until a garbage
+    # collection when it sits in a reference cycle; 7 min of decoded samples are 27 MB.
+    assert info.value.__traceback__ is not None
+    held = tracemalloc.get_traced_memory()[0] - before
+    assert held < 1e6, held

@@ -122,12 +122,18 @@ def decode_parts(
     """Decode several audio files one after the other into one array, as `decode_audio` does each;
     together they may last at most `max_seconds`."""
     out = ResampledOutput(max_seconds)
-    for data, content_type in parts:
-        before = out.size
-        _decode_into(out, data, content_type)
-        out.end_part()
-        if out.size == before:
-            raise InvalidAudio("The audio contains no samples")
+    try:
+        for data, content_type in parts:
+            before = out.size
+            _decode_into(out, data, content_type)
+            out.end_part()
+            if out.size == before:
+                raise InvalidAudio("The audio contains no samples")
+    except BaseException:
+        # The error's traceback keeps these frames alive, possibly in a cycle that only the garbage
+        # collector frees (an idle server may not run it for long): hold no samples there.
+        out.discard()
+        raise
     return out.result()
 
 

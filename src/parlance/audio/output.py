@@ -77,6 +77,10 @@ class ResampledOutput:
         self.size = 0
         return np.clip(out, -1.0, 1.0, out=out)
 
+    def discard(self) -> None:
+        """Free the samples (after an error)."""
+        self._samples, self.size, self._resampler = np.empty(0, dtype=np.float32), 0, None
+
     def _write_frames(self, frames: list[av.AudioFrame]) -> None:
         for f in frames:
             self._write(f.to_ndarray()[0])
