@@ -272,13 +272,10 @@ class InProcess:
         self.svc = Services.build(Settings(data_dir=Path(self._tmp.name)))
 
     def pipeline(self, model: str) -> Callable[[Clip], str]:
-        from parlance.services.recognition import RecognizeParams
-
-        params, _ = RecognizeParams.parse({"model": model})
-        resolved = self.svc.recognition.resolve("bench", params)
+        prepared = self.svc.recognition.prepare("bench", {"model": model})
 
         def run(clip: Clip) -> str:
-            result = self.svc.recognition.transcribe([(clip.data, "audio/wav")], params, resolved)
+            result = self.svc.recognition.run(prepared, [(clip.data, "audio/wav")])
             return " ".join(r["alternatives"][0]["transcript"].strip() for r in result["results"])
 
         return run

@@ -22,6 +22,18 @@ class Settings(BaseSettings):
     engine_workers: int = Field(2, description="Threads running engine calls; one decode each.")
     engine_queue: int = Field(8, description="Requests allowed to wait for a worker before 503.")
     job_workers: int = Field(1, description="Background job threads (training, corpus analysis, upgrades).")
+    ws_max_connections: int = Field(
+        64, ge=1, description="Open WebSocket recognition connections; more are refused with close code 1013."
+    )
+    ws_max_buffered_bytes: int = Field(
+        1024 * 1024 * 1024,
+        ge=1,
+        description="Audio held by all WebSocket connections together (each may hold max_body_bytes); "
+        "a connection whose audio would pass it is closed with 1013.",
+    )
+    ws_idle_timeout_seconds: float = Field(
+        30.0, gt=0, description="A WebSocket connection that sends no frame for this long is closed."
+    )
     token_ttl_seconds: int = 3600
 
     @field_validator("database_url")

@@ -17,7 +17,7 @@ from websockets.exceptions import ConnectionClosed
 from websockets.sync.client import connect
 
 from tests.api.test_recognize_api import CLIP, sdk
-from tests.conftest import LiveServer
+from tests.conftest import LiveServer, wait_status
 
 
 class Recorder(RecognizeCallback):
@@ -167,3 +167,129 @@ def test_inactivity_timeout_while_audio_still_arrives(fake_server: LiveServer) -
         ws.send(b"\x00\x00" * 16000)
         ws.send(json.dumps({"action": "stop"}))
         assert json.loads(ws.recv())["results"]
+
+
+def assert_closed_with(ws: Any, code: int, needle: str = "") -> None:
+    """The service sent Watson's `{"error": ...}`, then a close frame with `code`."""
+    message = json.loads(ws.recv())
+    assert set(message) == {"error"} and needle in message["error"], message
+    with pytest.raises(ConnectionClosed) as closed:
+        ws.recv()
+    assert closed.value.rcvd is not None and closed.value.rcvd.code == code
+
+
+def test_interim_results_resolve_the_custom_model_once(
+    fake_server: LiveServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    stt = sdk(fake_server)
+    cid = stt.create_language_model("finance", "en-US_BroadbandModel").get_result()["customization_id"]
+    stt.add_corpus(cid, "c1", b"the zzquux rate")
+    wait_status(stt, cid, {"ready"})
+    stt.train_language_model(cid)
+    wait_status(stt, cid, {"available"})
+    assert fake_server.services is not None
+    resolver = fake_server.services.recognition.customs
+    calls: list[str | None] = []
+    resolve = resolver.resolve  # type: ignore[union-attr]
+    monkeypatch.setattr(
+        resolver, "resolve", lambda owner, params, base: calls.append(params.custom_id) or resolve(owner, params, base)
+    )
+    recorder = stream(fake_server, CLIP.read_bytes(), interim_results=True, language_customization_id=cid)
+    assert not recorder.errors and recorder.hypotheses  # interim results came
+    assert sum(not r["final"] for d in recorder.data for r in d["results"]) >= 2
+    assert calls == [cid]  # prepared at the start message, reused by every interim run and the final one
+
+
+def test_session_states(fake_server: LiveServer) -> None:
+    audio = CLIP.read_bytes()
+    start = {"action": "start", "content-type": "audio/wav"}
+    with raw(fake_server) as ws:  # stop is not legal before start
+        ws.send(json.dumps({"action": "stop"}))
+        assert_closed_with(ws, 1002, "start")
+    with raw(fake_server) as ws:  # a start between requests changes the options
+        ws.send(json.dumps(start))
+        assert json.loads(ws.recv()) == {"state": "listening"}
+        ws.send(json.dumps({**start, "max_alternatives": 2}))
+        assert json.loads(ws.recv()) == {"state": "listening"}
+        ws.send(audio)
+        ws.send(json.dumps({"action": "stop"}))
+        assert len(json.loads(ws.recv())["results"][0]["alternatives"]) == 2
+        assert json.loads(ws.recv()) == {"state": "listening"}
+        ws.send(audio[:5000])  # but not in the middle of a request
+        ws.send(json.dumps(start))
+        assert_closed_with(ws, 1002, "send stop first")
+
+
+DEEP_OPTION = '{"action": "start", "x": ' + "[" * 65 + "]" * 65 + "}"
+BAD_FRAMES = [
+    pytest.param("[" * 100000, 1002, "nested more than 64", id="deep-array"),
+    pytest.param(DEEP_OPTION, 1002, "nested more than 64", id="deep-option"),
+    pytest.param('{"action": "start", "max_alternatives": ' + "1" * 5000 + "}", 1002, "not valid", id="5000-digits"),
+    pytest.param("[1, 2]", 1002, "JSON object", id="not-an-object"),
+    pytest.param(json.dumps({"part_content_type": 5}), 1002, "Unknown action None", id="no-action"),
+    pytest.param(json.dumps({"action": {"start": 1}}), 1002, "Unknown action", id="action-object"),
+    pytest.param(json.dumps({"action": "start", "content-type": 5}), 1008, "content-type", id="content-type-int"),
+    pytest.param(json.dumps({"action": "start", "content_type": ["a"]}), 1008, "content_type", id="content_type-list"),
+    pytest.param(json.dumps({"action": "start", "interim_results": "maybe"}), 1008, "interim_results", id="interim"),
+    pytest.param(json.dumps({"action": "start", "keywords": 5, "keywords_threshold": 0.5}), 1008, "keywords", id="kw"),
+    pytest.param(json.dumps({"action": "start", "max_alternatives": 10**20}), 1008, "max_alternatives", id="10**20"),
+    pytest.param('{"action": "start", "inactivity_timeout": 1e400}', 1008, "inactivity_timeout", id="1e400"),
+    pytest.param('{"action": "start", "end_of_phrase_silence_time": NaN}', 1008, "end_of_phrase", id="NaN"),
+    pytest.param(json.dumps({"action": "start", "model": "xx-XX_Nothing"}), 1008, "xx-XX_Nothing", id="model"),
+]
+
+
+@pytest.mark.parametrize(("frame", "code", "needle"), BAD_FRAMES)
+def test_bad_frames_get_an_error_then_a_close_frame(
+    fake_server: LiveServer, frame: str, code: int, needle: str
+) -> None:
+    with raw(fake_server) as ws:
+        ws.send(frame)
+        assert_closed_with(ws, code, needle)
+
+
+def test_connection_limit(fake_server: LiveServer) -> None:
+    assert fake_server.services is not None
+    fake_server.services.settings.ws_max_connections = 2
+    with raw(fake_server) as first, raw(fake_server) as second:
+        with raw(fake_server) as third:
+            assert_closed_with(third, 1013, "too many streaming recognition connections")
+        for ws in (first, second):  # the open ones still work
+            ws.send(json.dumps({"action": "start", "content-type": "audio/wav"}))
+            assert json.loads(ws.recv()) == {"state": "listening"}
+    with raw(fake_server) as again:  # closed connections free their places
+        again.send(json.dumps({"action": "start", "content-type": "audio/wav"}))
+        assert json.loads(again.recv()) == {"state": "listening"}
+
+
+def test_global_cap_on_buffered_audio(fake_server: LiveServer) -> None:
+    assert fake_server.services is not None
+    cap = fake_server.services.settings.ws_max_buffered_bytes = 150_000
+    audio = CLIP.read_bytes()
+    assert cap / 2 < len(audio) < cap
+    start, stop = json.dumps({"action": "start", "content-type": "audio/wav"}), json.dumps({"action": "stop"})
+    with raw(fake_server) as holder:
+        holder.send(audio)  # held before start, within the cap
+        with raw(fake_server) as other:
+            other.send(audio)  # together past the cap: refused, the holder keeps its audio
+            assert_closed_with(other, 1013, "too much audio")
+        holder.send(start)
+        assert json.loads(holder.recv()) == {"state": "listening"}
+        holder.send(stop)
+        assert json.loads(holder.recv())["results"]
+        assert json.loads(holder.recv()) == {"state": "listening"}
+        with raw(fake_server) as other:  # recognized audio no longer counts
+            other.send(start)
+            other.recv()
+            other.send(audio)
+            other.send(stop)
+            assert json.loads(other.recv())["results"]
+
+
+def test_idle_connections_are_closed(fake_server: LiveServer) -> None:
+    assert fake_server.services is not None
+    fake_server.services.settings.ws_idle_timeout_seconds = 0.5
+    with raw(fake_server) as ws:
+        ws.send(json.dumps({"action": "start", "content-type": "audio/wav"}))
+        assert json.loads(ws.recv()) == {"state": "listening"}
+        assert_closed_with(ws, 1008, "Session timed out")

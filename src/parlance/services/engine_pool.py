@@ -7,10 +7,9 @@ threads; at most `engine_queue` more may wait. Beyond that a request is refused 
 
 from __future__ import annotations
 
-import asyncio
 import threading
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from typing import TypeVar
 
 from parlance.engines.base import Engine, LoadedModel, ModelVersion
@@ -39,19 +38,31 @@ class EnginePool:
                 self._loaded[version.version] = self.engine(version).load(version)
             return self._loaded[version.version]
 
-    async def run(self, fn: Callable[[], T]) -> T:
-        """Run blocking engine work on the pool; 503 when every worker and queue slot is taken."""
-        if not self._slots.acquire(blocking=False):
+    def submit(self, fn: Callable[[], T], *, wait: bool) -> Future[T]:
+        """Run blocking engine work on the pool. With every worker and queue slot taken, `wait=False`
+        (requests) is refused at once with 503 and `wait=True` (background jobs) blocks for a slot.
+        The slot is held until the work ends, not until the caller stops waiting for it, so a client
+        that hangs up cannot leave more work running than the limit."""
+        if not self._slots.acquire(blocking=wait):
             raise EngineBusy("The service is busy; too many recognition requests are in progress. Retry later.")
-        try:
-            return await asyncio.wrap_future(self._executor.submit(fn))
-        finally:
-            self._slots.release()
 
-    def call(self, fn: Callable[[], T]) -> T:
-        """Blocking, for background jobs: wait for a worker rather than being refused."""
-        with self._slots:
-            return self._executor.submit(fn).result()
+        def work() -> T:
+            try:
+                return fn()
+            finally:  # before the result is set: whoever saw the result sees the slot free
+                self._slots.release()
+
+        try:
+            future = self._executor.submit(work)
+        except BaseException:
+            self._slots.release()
+            raise
+        future.add_done_callback(self._release_if_cancelled)
+        return future
+
+    def _release_if_cancelled(self, future: Future[T]) -> None:
+        if future.cancelled():  # cancelled before it started: `work` never ran to release the slot
+            self._slots.release()
 
     def close(self) -> None:
         self._executor.shutdown(wait=False, cancel_futures=True)

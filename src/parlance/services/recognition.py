@@ -1,10 +1,13 @@
-"""Synchronous recognition: decode → split at pauses → engine per utterance → Watson results."""
+"""Recognition: `prepare` (options → what to decode with), then `run` (decode → split at pauses → engine
+per utterance → Watson results) on an engine worker."""
 
 from __future__ import annotations
 
+import asyncio
 import functools
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from concurrent.futures import Future
+from dataclasses import dataclass, field, replace
 from typing import Any, Protocol, cast
 
 import numpy as np
@@ -12,8 +15,18 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from parlance.audio.decode import decode_parts
 from parlance.audio.vad import PAD_SECONDS, Segment, split_utterances
+from parlance.customization.grammar_fsa import Grammar
 from parlance.engines import grammar_select
-from parlance.engines.base import SAMPLE_RATE, Alternative, CustomModel, DecodeOptions, ModelVersion, SentenceScorer
+from parlance.engines.base import (
+    SAMPLE_RATE,
+    Alternative,
+    Capabilities,
+    CustomModel,
+    DecodeOptions,
+    LoadedModel,
+    ModelVersion,
+    SentenceScorer,
+)
 from parlance.errors import BadRequest, ParlanceError
 from parlance.services.catalog import Catalog
 from parlance.services.engine_pool import EnginePool
@@ -38,10 +51,16 @@ IGNORED = frozenset(
 )
 
 
-class RecognizeParams(BaseModel):
-    """The `/v1/recognize` query (or multipart `metadata`) options Parlance acts on."""
+# Watson documents no upper bound for these integers; its service takes 32-bit ones, so larger values
+# (10**20) are refused with 400 here rather than overflowing an engine's C integer later.
+INT32_MAX = 2**31 - 1
 
-    model_config = ConfigDict(extra="allow")
+
+class RecognizeParams(BaseModel):
+    """The `/v1/recognize` query (or multipart `metadata`) options Parlance acts on, each to Watson's range.
+    Accepted-but-ignored numeric options are range-checked too, so a bad value is reported the same way."""
+
+    model_config = ConfigDict(extra="allow", allow_inf_nan=False)
 
     model: str = DEFAULT_MODEL
     language_customization_id: str | None = None
@@ -49,10 +68,10 @@ class RecognizeParams(BaseModel):
     base_model_version: str | None = None
     customization_weight: float | None = Field(None, ge=0, le=1)
     grammar_name: str | None = None
-    inactivity_timeout: int = 30
+    inactivity_timeout: int = Field(30, ge=-1, le=INT32_MAX)  # -1: never
     keywords: list[str] = []
     keywords_threshold: float | None = Field(None, ge=0, le=1)
-    max_alternatives: int = Field(1, ge=0)
+    max_alternatives: int = Field(1, ge=0, le=INT32_MAX)
     word_confidence: bool = False
     timestamps: bool = False
     profanity_filter: bool = True
@@ -63,6 +82,10 @@ class RecognizeParams(BaseModel):
     background_audio_suppression: float = Field(0.0, ge=0, le=1)
     end_of_phrase_silence_time: float | None = Field(None, ge=0, le=120)
     split_transcript_at_phrase_end: bool = False
+    # In IGNORED: validated, then reported as ignored.
+    character_insertion_bias: float | None = Field(None, ge=-1, le=1)
+    processing_metrics_interval: float | None = Field(None, ge=0.1)
+    smart_formatting_version: int | None = Field(None, ge=0, le=INT32_MAX)
 
     @field_validator("keywords", mode="before")
     @classmethod
@@ -82,7 +105,7 @@ class RecognizeParams(BaseModel):
         extra = sorted((params.model_extra or {}).keys() - IGNORED)
         if extra:
             warnings.append(f"Unknown arguments: {', '.join(extra)}.")
-        ignored = sorted((params.model_extra or {}).keys() & IGNORED)
+        ignored = sorted(((params.model_extra or {}).keys() | params.model_fields_set) & IGNORED)
         if ignored:
             warnings.append(f"Arguments not supported by this service and ignored: {', '.join(ignored)}.")
         if (params.keywords == []) != (params.keywords_threshold is None):
@@ -114,13 +137,63 @@ class CustomResolver(Protocol):
     def resolve(self, owner: str, params: RecognizeParams, base: ModelVersion) -> Resolved: ...
 
 
+AudioParts = list[tuple[bytes, str | None]]  # (bytes, content type) parts, played one after another
+
+
+@dataclass(frozen=True)
+class Prepared:
+    """Everything a request decodes with that does not depend on its audio: parameters checked, base-model
+    version and custom model resolved, grammar loaded, warnings gathered, decode options built. Made once
+    per request (per start message on a WebSocket), then run on each audio buffer of that request."""
+
+    params: RecognizeParams
+    version: ModelVersion
+    capabilities: Capabilities
+    options: DecodeOptions
+    grammar: Grammar | None = None
+    warnings: tuple[str, ...] = ()
+
+    @property
+    def wanted(self) -> int:
+        return max(1, self.params.max_alternatives)  # Watson: 0 means 1
+
+    def without_inactivity_timeout(self) -> Prepared:
+        """For interim results of audio still arriving: the timeout is checked on its own schedule."""
+        return replace(self, params=self.params.model_copy(update={"inactivity_timeout": -1}))
+
+
 class RecognitionService:
     def __init__(self, catalog: Catalog, pool: EnginePool, customs: CustomResolver | None = None) -> None:
         self.catalog = catalog
         self.pool = pool
         self.customs = customs
 
-    def resolve(self, owner: str, params: RecognizeParams) -> Resolved:
+    def prepare(self, owner: str, raw_params: Mapping[str, Any]) -> Prepared:
+        """Check the options and resolve what they name (4xx for anything wrong); no audio needed."""
+        params, warnings = RecognizeParams.parse(raw_params)
+        resolved = self._resolve(owner, params)
+        warnings += resolved.warnings
+        capabilities = self.pool.engine(resolved.version).capabilities
+        lattice = params.word_alternatives_threshold is not None
+        if lattice and not capabilities.word_lattices:
+            lattice = False  # as in Watson: word alternatives come from previous-generation models only
+            warnings.append(f"word_alternatives_threshold is not supported for model {params.model}; it was ignored.")
+        wanted = max(1, params.max_alternatives)
+        options = DecodeOptions(
+            max_alternatives=wanted, custom=resolved.custom, grammar=resolved.grammar, word_alternatives=lattice
+        )
+        grammar = None
+        if resolved.grammar:
+            # Every engine's result is checked against the grammar (PocketSphinx returns a partial path
+            # when no final state is reached); engines without grammar decoding propose an n-best list,
+            # prompted with sentences of the grammar.
+            grammar = grammar_select.load_grammar(resolved.grammar.with_suffix(".json"))
+            if not capabilities.native_grammars:
+                n_best, prompt = max(wanted, grammar_select.N_BEST), grammar_select.prompt_text(grammar)
+                options = DecodeOptions(max_alternatives=n_best, custom=resolved.custom, prompt=prompt)
+        return Prepared(params, resolved.version, capabilities, options, grammar, tuple(warnings))
+
+    def _resolve(self, owner: str, params: RecognizeParams) -> Resolved:
         versions = self.catalog.versions(params.model)  # 404 for an unknown model
         if params.custom_id and self.customs is not None:
             return self.customs.resolve(owner, params, versions[-1])
@@ -135,66 +208,26 @@ class RecognitionService:
             return Resolved(version)
         return Resolved(versions[-1])
 
-    async def recognize(
-        self, owner: str, audio: list[tuple[bytes, str | None]], raw_params: Mapping[str, Any]
-    ) -> dict[str, Any]:
-        """Recognize audio given as one or more (bytes, content type) parts, played one after another."""
-        params, warnings = RecognizeParams.parse(raw_params)
-        resolved = self.resolve(owner, params)
-        result = await self.pool.run(lambda: self.transcribe(audio, params, resolved))
-        return self._with_warnings(result, warnings + resolved.warnings)
+    def submit(self, prepared: Prepared, audio: AudioParts, *, wait: bool = False) -> Future[dict[str, Any]]:
+        """`run` on an engine worker. Requests (`wait=False`) are refused with 503 when every worker and
+        queue slot is taken; background jobs (`wait=True`) block until a slot frees instead."""
+        return self.pool.submit(lambda: self.run(prepared, audio), wait=wait)
 
-    def recognize_waiting(
-        self, owner: str, audio: list[tuple[bytes, str | None]], raw_params: Mapping[str, Any]
-    ) -> dict[str, Any]:
-        """`recognize` for background jobs: blocks, and waits for an engine worker instead of a 503."""
-        params, warnings = RecognizeParams.parse(raw_params)
-        resolved = self.resolve(owner, params)
-        result = self.pool.call(lambda: self.transcribe(audio, params, resolved))
-        return self._with_warnings(result, warnings + resolved.warnings)
+    async def recognize(self, owner: str, audio: AudioParts, raw_params: Mapping[str, Any]) -> dict[str, Any]:
+        """Prepare and run one request (HTTP, CLI): 503 rather than waiting when the engines are busy."""
+        prepared = await asyncio.to_thread(self.prepare, owner, raw_params)  # database and grammar file reads
+        return await asyncio.wrap_future(self.submit(prepared, audio))
 
-    @staticmethod
-    def _with_warnings(result: dict[str, Any], warnings: list[str]) -> dict[str, Any]:
-        warnings += result.pop("warnings", [])
-        if warnings:
-            result["warnings"] = warnings
-        return result
-
-    def transcribe(
-        self, audio: list[tuple[bytes, str | None]], params: RecognizeParams, resolved: Resolved
-    ) -> dict[str, Any]:
-        """Blocking: the whole pipeline for one request (runs on an engine thread)."""
+    def run(self, prepared: Prepared, audio: AudioParts) -> dict[str, Any]:
+        """Blocking (an engine thread): decode, split at pauses, transcribe each utterance, format."""
+        params = prepared.params
         samples = self._decode_parts(audio)
         segments = self._segments(samples, params)
         self._check_inactivity(samples, segments, params.inactivity_timeout)
-        model = self.pool.model(resolved.version)
-        wanted = max(1, params.max_alternatives)
-        warnings = []
-        capabilities = self.pool.engine(resolved.version).capabilities
-        lattice = params.word_alternatives_threshold is not None
-        if lattice and not capabilities.word_lattices:
-            lattice = False  # as in Watson: word alternatives come from previous-generation models only
-            warnings.append(f"word_alternatives_threshold is not supported for model {params.model}; it was ignored.")
-        options = DecodeOptions(
-            max_alternatives=wanted, custom=resolved.custom, grammar=resolved.grammar, word_alternatives=lattice
-        )
-        grammar = None
-        if resolved.grammar:
-            # Every engine's result is checked against the grammar (PocketSphinx returns a partial path
-            # when no final state is reached); engines without grammar decoding propose an n-best list,
-            # prompted with sentences of the grammar.
-            grammar = grammar_select.load_grammar(resolved.grammar.with_suffix(".json"))
-            if not capabilities.native_grammars:
-                n_best, prompt = max(wanted, grammar_select.N_BEST), grammar_select.prompt_text(grammar)
-                options = DecodeOptions(max_alternatives=n_best, custom=resolved.custom, prompt=prompt)
+        model = self.pool.model(prepared.version)
         results = []
         for i, seg in enumerate(segments):
-            alternatives = model.transcribe(seg.samples, options)
-            if grammar is not None:
-                scorer = None
-                if capabilities.sentence_scoring:
-                    scorer = functools.partial(cast(SentenceScorer, model).score, seg.samples, prompt=options.prompt)
-                alternatives = grammar_select.select(alternatives, grammar, wanted, scorer)
+            alternatives = self._alternatives(model, seg.samples, prepared)
             if not alternatives or not alternatives[0].transcript.strip():
                 continue
             result = self._result(alternatives, seg.start, params)
@@ -202,11 +235,22 @@ class RecognitionService:
                 result["end_of_utterance"] = "end_of_data" if i == len(segments) - 1 else "silence"
             results.append(result)
         out: dict[str, Any] = {"result_index": 0, "results": results}
+        warnings = list(prepared.warnings)
         if params.grammar_name and segments and not results:
             warnings.append(f"No phrase of grammar '{params.grammar_name}' matched the audio well enough.")
         if warnings:
             out["warnings"] = warnings
         return out
+
+    @staticmethod
+    def _alternatives(model: LoadedModel, samples: np.ndarray, prepared: Prepared) -> list[Alternative]:
+        alternatives = model.transcribe(samples, prepared.options)
+        if prepared.grammar is None:
+            return alternatives
+        scorer = None
+        if prepared.capabilities.sentence_scoring:
+            scorer = functools.partial(cast(SentenceScorer, model).score, samples, prompt=prepared.options.prompt)
+        return grammar_select.select(alternatives, prepared.grammar, prepared.wanted, scorer)
 
     @staticmethod
     def _decode_parts(audio: list[tuple[bytes, str | None]]) -> np.ndarray:
@@ -234,6 +278,12 @@ class RecognitionService:
         segments = self._segments(samples, params)
         heard = segments[-1].end - PAD_SECONDS if segments else 0.0
         return _no_speech(timeout) if 0 <= timeout <= len(samples) / SAMPLE_RATE - heard else None
+
+    def submit_inactivity_check(
+        self, prepared: Prepared, audio: bytes, content_type: str | None
+    ) -> Future[BadRequest | None]:
+        """`inactivity_so_far` on an engine worker (it decodes all the audio so far); 503 when all are busy."""
+        return self.pool.submit(lambda: self.inactivity_so_far(audio, content_type, prepared.params), wait=False)
 
     @staticmethod
     def _check_inactivity(samples: np.ndarray, segments: list[Any], timeout: int) -> None:

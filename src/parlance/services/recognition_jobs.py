@@ -19,7 +19,7 @@ from parlance.errors import BadRequest, NotFound
 from parlance.jobs.runner import JobKind, JobRunner, Progress
 from parlance.services.callbacks import Callbacks
 from parlance.services.custom_models import iso
-from parlance.services.recognition import RecognitionService, RecognizeParams
+from parlance.services.recognition import RecognitionService
 from parlance.settings import Settings
 from parlance.store.db import Database
 from parlance.store.orm import Job, RecognitionJob, utcnow
@@ -56,8 +56,7 @@ class RecognitionJobs:
         events = _events(params.pop("events", None))
         user_token = params.pop("user_token", None)
         ttl = _ttl(params.pop("results_ttl", None))
-        checked, recognition_warnings = RecognizeParams.parse(params)  # repeated in the results
-        self.recognition.resolve(owner, checked)  # unknown model or custom model: refused now
+        recognition_warnings = list(self.recognition.prepare(owner, params).warnings)  # refused now if wrong
         if callback_url is not None:
             self.callbacks.secret_of(owner, callback_url)  # must be registered
         if user_token is not None and len(user_token) > 256:
@@ -151,7 +150,8 @@ class RecognitionJobs:
         self._notify(row, STARTED)
         job_dir = self.root / row.id
         parts = [((job_dir / f"part-{i}").read_bytes(), ctype) for i, ctype in enumerate(row.parts)]
-        result = self.recognition.recognize_waiting(row.owner, parts, row.params)
+        prepared = self.recognition.prepare(row.owner, row.params)
+        result = self.recognition.submit(prepared, parts, wait=True).result()
         with self.db.session() as s:
             done = s.get(RecognitionJob, row.id)
             if done is None:

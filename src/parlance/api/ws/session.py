@@ -1,0 +1,251 @@
+"""One WebSocket recognition connection as a state machine over Watson's protocol.
+
+    AWAITING_START --start--> LISTENING --stop / empty binary frame: results--> LISTENING
+    (audio may come before start; it is kept)         (a new start may change the options between requests)
+    any state --error, idle timeout or client gone--> CLOSED
+
+A start message is prepared once (options checked, custom model resolved, grammar loaded); interim
+results, the silence check and the final results all run that same preparation on engine workers (the
+`EnginePool`), never on the event loop. Errors are `{"error": ...}` then a close frame: 1002 for frames
+outside the protocol, 1008 for a start message that cannot be served or an idle connection, 1009 for too
+much audio, 1013 when the service is full, 1000 after a request fails (as Watson's inactivity timeout),
+1011 for a fault of the service.
+
+While audio arrives, the stretch since the last speech is measured about once a second of audio; when
+it reaches `inactivity_timeout`, "No speech detected for Ns." ends the connection, as in Watson (a
+microphone left open). Interim results (`interim_results: true`) are the pipeline run again over the
+audio received so far, after at least `INTERIM_EVERY` seconds of new audio, and at least twice as much
+as the last run took (so a slow engine is not kept busy decoding the same audio over and over), and
+only while the request holds less than `INTERIM_UP_TO` seconds; all are `final: false`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from enum import Enum
+from typing import Any
+
+from starlette import status
+from starlette.websockets import WebSocket, WebSocketDisconnect
+
+from parlance.api.ws.limits import AudioBuffer, StreamLimits
+from parlance.api.ws.protocol import CloseConnection, StartMessage, parse_text_frame
+from parlance.errors import EngineBusy, ParlanceError
+from parlance.services.container import Services
+from parlance.services.recognition import Prepared
+
+log = logging.getLogger(__name__)
+
+MAX_FRAME = 4 * 1024 * 1024  # Watson: larger frames close the socket with 1009
+# Options fixed for the connection's lifetime, taken from its URL (they override the start message).
+CONNECTION_PARAMS = ("model", "language_customization_id", "acoustic_customization_id", "base_model_version")
+BYTES_PER_SECOND = 32000  # 16 kHz 16-bit mono: a rough clock for interim results whatever the format
+INTERIM_EVERY = 1.0
+INTERIM_UP_TO = 30.0
+INACTIVITY_EVERY = 1.0
+
+
+class SessionState(Enum):
+    AWAITING_START = "awaiting start"
+    LISTENING = "listening"
+    CLOSED = "closed"
+
+
+_ALLOWED = {
+    SessionState.AWAITING_START: {SessionState.LISTENING, SessionState.CLOSED},
+    SessionState.LISTENING: {SessionState.LISTENING, SessionState.CLOSED},
+    SessionState.CLOSED: set(),
+}
+
+
+@dataclass
+class _Request:
+    """The options of the current start message, prepared, and the clocks of its streaming checks."""
+
+    prepared: Prepared
+    content_type: str | None
+    interim: bool
+    interim_at: float = 0.0  # seconds of audio at the last interim result
+    interim_cost: float = 0.0  # seconds the last interim run took
+    inactivity_at: float = 0.0  # seconds of audio at the last silence check
+    interim_prepared: Prepared = field(init=False)  # the same, without the inactivity timeout
+
+    def __post_init__(self) -> None:
+        self.interim_prepared = self.prepared.without_inactivity_timeout()
+
+    def restart(self) -> None:
+        """Ready for the next request's audio on the connection, with the same options."""
+        self.interim_at = self.interim_cost = self.inactivity_at = 0.0
+
+
+def connection_params(query: Mapping[str, str]) -> dict[str, str]:
+    return {k: v for k in CONNECTION_PARAMS if (v := query.get(k))}
+
+
+async def serve(ws: WebSocket, svc: Services, owner: str) -> None:
+    """Accept the connection if the service has room for it, then run its session to the end."""
+    limits = StreamLimits.of(ws.app.state, svc.settings)
+    await ws.accept()
+    try:
+        limits.open()
+    except CloseConnection as refused:
+        await ws.send_json({"error": refused.message})
+        await ws.close(code=refused.code)
+        return
+    try:
+        await Session(ws, svc, owner, limits, connection_params(ws.query_params)).run()
+    finally:
+        limits.close()
+
+
+class Session:
+    def __init__(
+        self, ws: WebSocket, svc: Services, owner: str, limits: StreamLimits, connection: dict[str, str]
+    ) -> None:
+        self.ws, self.svc, self.owner, self.connection = ws, svc, owner, connection
+        self.state = SessionState.AWAITING_START
+        self.audio = AudioBuffer(limits, svc.settings.max_body_bytes)
+        self.request: _Request | None = None
+
+    def _move(self, to: SessionState) -> None:
+        """Change state; an illegal transition is a defect of this module (as starlette's WebSocketState)."""
+        if to not in _ALLOWED[self.state]:
+            raise RuntimeError(f"WebSocket session cannot go from {self.state.value} to {to.value}")
+        self.state = to
+
+    async def run(self) -> None:
+        """Serve frames until the client leaves or an error closes the connection."""
+        try:
+            while self.state is not SessionState.CLOSED:
+                message = await self._receive()
+                if message["type"] == "websocket.disconnect":
+                    self._move(SessionState.CLOSED)
+                elif message.get("bytes") is not None:
+                    await self._on_audio(message["bytes"])
+                else:
+                    await self._on_text(message.get("text") or "")
+        except CloseConnection as exc:
+            await self._close(exc.message, exc.code)
+        except ParlanceError as exc:  # the request failed: Watson reports it, then closes
+            await self._close(exc.message, _close_code(exc))
+        except WebSocketDisconnect:
+            self.state = SessionState.CLOSED
+        except Exception:
+            log.exception("streaming recognition failed")
+            await self._close("Internal error; the request was not completed.", status.WS_1011_INTERNAL_ERROR)
+        finally:
+            self.audio.clear()
+
+    async def _receive(self) -> dict[str, Any]:
+        idle = self.svc.settings.ws_idle_timeout_seconds
+        try:
+            return await asyncio.wait_for(self.ws.receive(), idle)
+        except TimeoutError:
+            raise CloseConnection(
+                f"Session timed out: no data was received for {idle:g}s.", status.WS_1008_POLICY_VIOLATION
+            ) from None
+
+    async def _close(self, message: str, code: int) -> None:
+        self._move(SessionState.CLOSED)
+        try:
+            await self.ws.send_json({"error": message})
+            await self.ws.close(code=code)
+        except (WebSocketDisconnect, RuntimeError, OSError):
+            pass  # the client has gone already
+
+    # -- client frames ------------------------------------------------------------------------------
+    async def _on_text(self, text: str) -> None:
+        message = parse_text_frame(text)
+        if isinstance(message, StartMessage):
+            await self._start(message)
+        elif self.state is SessionState.AWAITING_START or self.request is None:
+            raise CloseConnection("Send a start message before stop", status.WS_1002_PROTOCOL_ERROR)
+        else:
+            await self._finish(self.request)
+
+    async def _on_audio(self, chunk: bytes) -> None:
+        if len(chunk) > MAX_FRAME:
+            raise CloseConnection(f"A frame may hold at most {MAX_FRAME} bytes", status.WS_1009_MESSAGE_TOO_BIG)
+        if not chunk:  # an empty binary frame ends the request, like stop
+            if self.request is not None:
+                await self._finish(self.request)
+            return
+        self.audio.add(chunk)  # before a start message too: that audio belongs to the first request
+        if self.request is not None:
+            await self._check_inactivity(self.request)
+            await self._interim(self.request)
+
+    async def _start(self, message: StartMessage) -> None:
+        if self.state is SessionState.LISTENING and len(self.audio):
+            raise CloseConnection(
+                "A start message cannot interrupt a request: send stop first", status.WS_1002_PROTOCOL_ERROR
+            )
+        params = {**message.options, **self.connection}
+        try:  # database and grammar file reads: off the event loop
+            prepared = await asyncio.to_thread(self.svc.recognition.prepare, self.owner, params)
+        except ParlanceError as exc:
+            code = _close_code(exc) if exc.status >= 500 else status.WS_1008_POLICY_VIOLATION
+            raise CloseConnection(exc.message, code) from None
+        self.request = _Request(prepared, message.content_type, message.interim_results)
+        self._move(SessionState.LISTENING)
+        await self.ws.send_json({"state": "listening"})
+
+    # -- recognition --------------------------------------------------------------------------------
+    async def _finish(self, request: _Request) -> None:
+        """Final results for the request's audio, then listening again for the next request."""
+        with self.audio.taken() as audio:
+            if len(audio) < self.svc.settings.min_body_bytes:
+                result: dict[str, Any] = {"result_index": 0, "results": []}
+            else:
+                future = self.svc.recognition.submit(request.prepared, [(audio, request.content_type)])
+                result = await asyncio.wrap_future(future)
+        await self.ws.send_json(result)
+        await self.ws.send_json({"state": "listening"})
+        request.restart()
+        self._move(SessionState.LISTENING)
+
+    async def _check_inactivity(self, request: _Request) -> None:
+        timeout = request.prepared.params.inactivity_timeout
+        seconds = len(self.audio) / BYTES_PER_SECOND
+        if timeout < 0 or seconds < timeout or seconds - request.inactivity_at < INACTIVITY_EVERY:
+            return
+        request.inactivity_at = seconds
+        future = self.svc.recognition.submit_inactivity_check(
+            request.prepared, self.audio.snapshot(), request.content_type
+        )
+        try:
+            error = await asyncio.wrap_future(future)
+        except EngineBusy:  # every engine worker is taken: check again after the next second of audio
+            return
+        if error is not None:
+            raise error
+
+    async def _interim(self, request: _Request) -> None:
+        seconds = len(self.audio) / BYTES_PER_SECOND
+        wait = max(INTERIM_EVERY, 2 * request.interim_cost)
+        if not request.interim or seconds > INTERIM_UP_TO or seconds - request.interim_at < wait:
+            return
+        request.interim_at, started = seconds, time.perf_counter()
+        try:
+            future = self.svc.recognition.submit(
+                request.interim_prepared, [(self.audio.snapshot(), request.content_type)]
+            )
+            result = await asyncio.wrap_future(future)
+        except ParlanceError:  # busy, or audio cut mid-frame that does not decode yet: the final results tell
+            return
+        finally:
+            request.interim_cost = time.perf_counter() - started
+        if result["results"]:
+            for r in result["results"]:
+                r["final"] = False
+            await self.ws.send_json(result)
+
+
+def _close_code(exc: ParlanceError) -> int:
+    if exc.status == 503:
+        return status.WS_1013_TRY_AGAIN_LATER
+    return status.WS_1011_INTERNAL_ERROR if exc.status >= 500 else status.WS_1000_NORMAL_CLOSURE
