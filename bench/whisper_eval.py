@@ -26,8 +26,8 @@ from pathlib import Path
 
 import numpy as np
 
-from parlance.customization.whisper_text import spoken_words
-from parlance.engines.base import SAMPLE_RATE, CustomModel, DecodeOptions, LoadedModel
+from parlance.customization.spoken import spoken_words
+from parlance.engines.base import SAMPLE_RATE, CustomArtifact, DecodeOptions, LoadedModel
 
 VOICES = ("slt", "rms", "en")
 LIBRIVOX = Path("/usr/share/pocketsphinx/test/data/librivox")
@@ -139,7 +139,7 @@ def evaluate(transcribe: Transcriber, samples: Sequence[Sample], workers: int = 
     return Report(wer, recall, found, total, seconds, hyps, misses)
 
 
-def engine_transcriber(model: LoadedModel, custom: CustomModel | None = None) -> Transcriber:
+def engine_transcriber(model: LoadedModel, custom: CustomArtifact | None = None) -> Transcriber:
     """Parlance's engine as a transcriber (best alternative's transcript)."""
     options = DecodeOptions(custom=custom)
 
@@ -210,7 +210,7 @@ def compare(testdata: Path, work_dir: Path, workers: int = 2, weight: float | No
     started = time.perf_counter()
     engine.train(version, data, work_dir / "custom", lambda _p: None)
     train_seconds = time.perf_counter() - started
-    custom = CustomModel(work_dir / "custom", data.weight)
+    custom = CustomArtifact(work_dir / "custom", data.weight)
     samples = finance_samples(testdata, work_dir / "wav")
     general = librivox_samples()
     displays = [w.get("display_as") or w["word"] for w in words]

@@ -13,7 +13,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from parlance.audio.decode import DEFAULT_MAX_SECONDS, decode_audio
 from parlance.audio.vad import PAD_SECONDS, Segment, split_utterances
 from parlance.engines import grammar_select
-from parlance.engines.base import SAMPLE_RATE, Alternative, CustomModel, DecodeOptions, ModelVersion, SentenceScorer
+from parlance.engines.base import SAMPLE_RATE, Alternative, CustomArtifact, DecodeOptions, ModelVersion, SentenceScorer
 from parlance.errors import BadRequest, ParlanceError
 from parlance.services.catalog import Catalog
 from parlance.services.engine_pool import EnginePool
@@ -105,7 +105,7 @@ class Resolved:
     """What a request decodes with, after custom-model and version rules are applied."""
 
     version: ModelVersion
-    custom: CustomModel | None = None
+    custom: CustomArtifact | None = None
     grammar: Any = None
     warnings: list[str] = field(default_factory=list)
 
