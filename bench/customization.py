@@ -22,7 +22,7 @@ from pathlib import Path
 
 import numpy as np
 import soundfile
-from whisper_eval import (
+from whisper_eval import (  # a sibling: `python bench/customization.py` puts bench/ on sys.path
     Report,
     evaluate,
     faster_whisper_peer,

@@ -46,7 +46,7 @@ from pathlib import Path
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
 import httpx  # noqa: E402
-from whisper_eval import librivox_samples, normalize  # noqa: E402
+from whisper_eval import librivox_samples, normalize  # noqa: E402  (a sibling: bench/ is on sys.path)
 
 LIBRIVOX = Path("/usr/share/pocketsphinx/test/data/librivox")
 TARGET = 1.10

@@ -11,6 +11,9 @@ Both sides are scored the same way: references and hypotheses go through `normal
 spoken words, punctuation dropped, numerals and abbreviations spelled out), WER comes from jiwer, and
 term recall is the share of the reference's custom terms found as whole words in the hypothesis,
 case-insensitive.
+
+Benchmark code, not part of the package: tests import it as `bench.whisper_eval` (pytest puts the
+repository root on sys.path), the scripts beside it, run as `python bench/NAME.py`, as `whisper_eval`.
 """
 
 from __future__ import annotations
