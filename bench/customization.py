@@ -6,7 +6,7 @@ on the LibriVox clips without and with the custom model; training seconds (finan
 1-million-word corpus). Peers in the same run: plain faster-whisper (same tiny.en weights) given every
 custom word as `hotwords` and as `initial_prompt`.
 
-    python bench/customization.py [--testdata ../shared/testdata] [--skip-1m]
+    python bench/customization.py [--testdata tests/data] [--skip-1m]
 """
 
 from __future__ import annotations
@@ -94,7 +94,7 @@ def row(name: str, r: Report, general: Report | None = None, train_s: str = "") 
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--testdata", type=Path, default=Path(__file__).resolve().parents[2] / "shared" / "testdata")
+    ap.add_argument("--testdata", type=Path, default=Path(__file__).resolve().parents[1] / "tests" / "data")
     ap.add_argument("--cache", type=Path, default=Path(tempfile.gettempdir()) / "parlance-bench-finance")
     ap.add_argument("--skip-1m", action="store_true", help="skip the 1-million-word training measurement")
     args = ap.parse_args()

@@ -4,7 +4,7 @@ In-grammar utterances (digit strings, commands, card phrases sampled from the gr
 seed) are spoken by the three synth.sh voices and recognized with `grammar_name` through Parlance's
 service layer; plus the real `cards` recordings of pocketsphinx-testdata.
 
-    python bench/grammars.py [--sentences 36] [--seed 7] [--models ...] [--verbose] [--testdata ../shared/testdata]
+    python bench/grammars.py [--sentences 36] [--seed 7] [--models ...] [--verbose] [--testdata tests/data]
 """
 
 from __future__ import annotations
@@ -95,7 +95,7 @@ def recognize(svc: Services, owner: str, base: str, cid: str, grammar: str, audi
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--testdata", type=Path, default=Path(__file__).resolve().parents[2] / "shared" / "testdata")
+    ap.add_argument("--testdata", type=Path, default=Path(__file__).resolve().parents[1] / "tests" / "data")
     ap.add_argument("--sentences", type=int, default=36)
     ap.add_argument("--seed", type=int, default=7, help="another seed gives other sentences (a check on tuning)")
     ap.add_argument("--models", nargs="+", default=list(MODELS))

@@ -2,7 +2,7 @@
 
 Reusable from tests and benchmarks:
 
-    samples = finance_samples(Path("shared/testdata/finance"), cache_dir)   # synthesized once
+    samples = finance_samples(Path("tests/data/finance"), cache_dir)   # synthesized once
     report = evaluate(engine_transcriber(model, custom), samples)          # Parlance custom model
     peer = evaluate(faster_whisper_peer(model_dir, words, "hotwords"), samples)
     print(report.wer, report.term_recall)

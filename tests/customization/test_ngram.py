@@ -10,8 +10,9 @@ import numpy as np
 import pytest
 
 from parlance.customization.ngram import BOS, UNK, NgramLM, id_stream, kneser_ney, sentences, tokenize
+from tests.testdata import FINANCE
 
-CORPUS = Path("/work/shared/testdata/finance/corpus.txt")
+CORPUS = FINANCE / "corpus.txt"
 
 
 @pytest.fixture(scope="module")

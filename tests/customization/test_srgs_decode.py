@@ -14,9 +14,9 @@ from pocketsphinx import Decoder
 
 from parlance.customization.srgs import ABNF, XML, Grammar, compile_grammar
 from tests.customization.test_srgs import CARDS_ABNF, CARDS_DIR, CARDS_XML, DIGITS_ABNF
+from tests.testdata import SYNTH
 
 pytestmark = pytest.mark.slow
-SYNTH = Path("/work/shared/testdata/synth.sh")
 DIGIT_STRINGS = [
     "one two three",
     "four five six seven",

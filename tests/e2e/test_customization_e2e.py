@@ -11,7 +11,8 @@ from ibm_watson import SpeechToTextV1
 
 from bench.whisper_eval import finance_samples, term_hits
 from tests.conftest import LiveServer
-from tests.e2e.test_upgrade_e2e import FINANCE, sdk, trained_model
+from tests.e2e.test_upgrade_e2e import sdk, trained_model
+from tests.testdata import FINANCE
 
 pytestmark = pytest.mark.slow
 MIN_RECALL = {"en-US_Multimedia": 0.9, "en-US_BroadbandModel": 0.5}

@@ -13,7 +13,8 @@ from ibm_watson import SpeechToTextV1
 
 from parlance.customization.srgs import compile_grammar
 from tests.conftest import LiveServer
-from tests.e2e.test_upgrade_e2e import FINANCE, sdk, wait
+from tests.e2e.test_upgrade_e2e import sdk, wait
+from tests.testdata import SYNTH
 
 pytestmark = pytest.mark.slow
 MODELS = ["en-US_BroadbandModel", "en-US_Multimedia"]
@@ -56,7 +57,7 @@ GRAMMARS = {
 def synth(tmp: Path, voice: str, text: str) -> bytes:
     out = tmp / f"{voice}-{re.sub(r'[^a-z]+', '_', text)}.wav"
     if not out.exists():
-        subprocess.run(["bash", str(FINANCE.parent / "synth.sh"), voice, str(out), text], check=True)
+        subprocess.run(["bash", str(SYNTH), voice, str(out), text], check=True)
     return out.read_bytes()
 
 

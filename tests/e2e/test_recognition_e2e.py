@@ -13,7 +13,7 @@ from ibm_watson import SpeechToTextV1
 
 from bench.whisper_eval import librivox_samples, normalize
 from tests.conftest import LiveServer
-from tests.e2e.test_upgrade_e2e import FINANCE
+from tests.testdata import SYNTH
 
 pytestmark = pytest.mark.slow
 PG, NG = "en-US_BroadbandModel", "en-US_Multimedia"
@@ -94,7 +94,7 @@ def test_eight_concurrent_recognitions(real_server: LiveServer) -> None:
 def recognize_spoken(server: LiveServer, model: str, tmp_path: Path, spoken: str, **params: object) -> dict:
     """`spoken` in the rms voice, recognized with timestamps and word confidences; the result."""
     wav = tmp_path / "spoken.wav"
-    subprocess.run(["bash", str(FINANCE.parent / "synth.sh"), "rms", str(wav), spoken], check=True)
+    subprocess.run(["bash", str(SYNTH), "rms", str(wav), spoken], check=True)
     stt = client(server)
     return stt.recognize(
         wav.read_bytes(), content_type="audio/wav", model=model, timestamps=True, word_confidence=True, **params

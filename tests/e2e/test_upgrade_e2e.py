@@ -19,11 +19,9 @@ from ibm_watson import SpeechToTextV1
 
 from parlance.engines import pocketsphinx, whisper
 from tests.conftest import LiveServer, free_port, start_real_server, wait_status, wait_until_up
+from tests.testdata import FINANCE, SYNTH
 
 pytestmark = pytest.mark.slow
-FINANCE = Path(__file__).resolve().parents[3] / "shared" / "testdata" / "finance"
-if not FINANCE.is_dir():
-    FINANCE = Path("/work/shared/testdata/finance")
 BUILTIN = {"en-US_BroadbandModel": pocketsphinx.builtin_version, "en-US_Multimedia": whisper.builtin_version}
 WARNING = "Using previous version of base model"
 
@@ -85,7 +83,7 @@ def clip(tmp_path_factory: pytest.TempPathFactory) -> bytes:
     subprocess.run(
         [
             "bash",
-            str(FINANCE.parent / "synth.sh"),
+            str(SYNTH),
             "slt",
             str(out),
             "the e bit dah margin grew while the bitcoin price fell",

@@ -49,7 +49,7 @@ def test_install_makes_the_newest_version_the_default(tmp_path: Path) -> None:
     ("changes", "needle"),
     [
         ({"files": {"lm.bin": "0" * 64}}, "Checksum mismatch"),
-        ({"files": {"../../etc/passwd": "0" * 64}}, "inside the version directory"),
+        ({"files": {"../../etc/passwd": "0" * 64}}, "inside the version directory"),  # outside-path: test input
         ({"files": {"/etc/passwd": "0" * 64}}, "inside the version directory"),
         ({"files": {"missing.bin": "0" * 64}}, "missing"),
         ({"files": {}}, "no files"),

@@ -1,5 +1,5 @@
 """PocketSphinx engine on real audio: LibriVox clips (pocketsphinx-testdata) and finance sentences
-synthesized with shared/testdata/synth.sh. No mocks.
+synthesized with tests/data/synth.sh. No mocks.
 
 Figures are printed (run with -s to see them): base WER, term recall before/after customization,
 LibriVox WER with the custom model, training seconds.
@@ -26,16 +26,12 @@ from parlance.engines.pocketsphinx.lattice import lattice_words
 from parlance.engines.pocketsphinx.training import train_custom_model
 from parlance.engines.pocketsphinx.version import builtin_version, oov_words
 from parlance.errors import BadRequest
+from tests.testdata import FINANCE, SYNTH
 
 LIBRIVOX = Path("/usr/share/pocketsphinx/test/data/librivox")
-TESTDATA = Path(__file__).resolve().parents[3] / "shared" / "testdata"
-if not TESTDATA.is_dir():
-    TESTDATA = Path("/work/shared/testdata")
-FINANCE = TESTDATA / "finance"
 VOICES = ("slt", "rms", "en")
 
 needs_librivox = pytest.mark.skipif(not LIBRIVOX.is_dir(), reason="pocketsphinx-testdata is not installed")
-needs_finance = pytest.mark.skipif(not FINANCE.is_dir(), reason="shared/testdata is not available")
 
 
 def read_wav(path: Path) -> np.ndarray:
@@ -80,7 +76,7 @@ def finance_audio(tmp_path_factory) -> list[tuple[np.ndarray, str, list[str]]]:
     for utt, reference, spoken, terms in rows:
         for voice in VOICES:
             wav = out / f"{utt}-{voice}.wav"
-            subprocess.run([str(TESTDATA / "synth.sh"), voice, str(wav), spoken], check=True, capture_output=True)
+            subprocess.run([str(SYNTH), voice, str(wav), spoken], check=True, capture_output=True)
             clips.append((read_wav(wav), reference, terms.strip().split(",")))
     return clips
 
@@ -174,7 +170,6 @@ def test_words_timestamps_confidences_and_alternatives(model, librivox) -> None:
 
 
 @pytest.mark.slow
-@needs_finance
 def test_fresh_state_and_concurrency(model, finance_audio, base_finance) -> None:
     clips, sequential = [audio for audio, _, _ in finance_audio[:4]], base_finance[:4]
     assert transcript(model, clips[0]) == sequential[0]  # same audio again on a used decoder: same result
@@ -257,12 +252,11 @@ def cards_grammar(tmp_path_factory) -> Path:
 
 def espeak(tmp_path: Path, sentence: str) -> np.ndarray:
     wav = tmp_path / "utt.wav"
-    subprocess.run([str(TESTDATA / "synth.sh"), "en", str(wav), sentence], check=True, capture_output=True)
+    subprocess.run([str(SYNTH), "en", str(wav), sentence], check=True, capture_output=True)
     return read_wav(wav)
 
 
 @pytest.mark.slow
-@needs_finance
 def test_grammar_result_reaches_the_end_of_the_grammar(model, cards_grammar: Path, tmp_path: Path) -> None:
     """The Viterbi path, not the FSG lattice's best path: with the lattice these espeak-ng utterances
     came back cut short ("lady of diamonds" -> "lady of", cmusphinx/pocketsphinx#318)."""
@@ -271,7 +265,6 @@ def test_grammar_result_reaches_the_end_of_the_grammar(model, cards_grammar: Pat
 
 
 @pytest.mark.slow
-@needs_finance
 def test_grammar_alternatives_when_the_lattice_has_an_empty_entry(model, cards_grammar: Path, tmp_path: Path) -> None:
     """The FSG lattice of this utterance yields an n-best entry without a path first (it raised)."""
     options = DecodeOptions(max_alternatives=3, grammar=cards_grammar)
@@ -299,7 +292,6 @@ def finance_model(tmp_path_factory) -> Path:
     return out
 
 
-@needs_finance
 def test_training_artifacts(finance_model: Path) -> None:
     meta = json.loads((finance_model / "model.json").read_text())
     assert meta["weight"] == 0.3 and meta["base_version"] == builtin_version().version
@@ -315,7 +307,6 @@ def test_training_artifacts(finance_model: Path) -> None:
 
 
 @pytest.mark.slow
-@needs_finance
 @needs_librivox
 def test_customization_improves_term_recall_without_hurting_general_speech(
     model, finance_model, finance_audio, base_finance, librivox, base_librivox_wer
@@ -338,7 +329,6 @@ def test_customization_improves_term_recall_without_hurting_general_speech(
 
 
 @pytest.mark.slow
-@needs_finance
 def test_request_weight_differs_from_trained_weight(model, finance_model, finance_audio) -> None:
     audio = finance_audio[0][0]
     heavy = transcript(model, audio, DecodeOptions(custom=CustomArtifact(finance_model, 0.9)))
@@ -346,7 +336,6 @@ def test_request_weight_differs_from_trained_weight(model, finance_model, financ
 
 
 @pytest.mark.slow
-@needs_finance
 def test_training_a_million_words_is_fast(tmp_path: Path) -> None:
     lines = (FINANCE / "corpus.txt").read_text().splitlines()
     rng, chosen, n = random.Random(0), [], 0

@@ -23,8 +23,8 @@ from parlance.engines.whisper.bias import (
     user_rules,
 )
 from parlance.engines.whisper.rewriter import Rewriter, Rule
+from tests.testdata import FINANCE
 
-FINANCE = Path("/work/shared/testdata/finance")
 CORPUS = (FINANCE / "corpus.txt").read_text()
 WORDS = json.loads((FINANCE / "words.json").read_text())["words"]
 

@@ -20,8 +20,7 @@ import pytest
 from bench.whisper_eval import Report, compare
 from parlance.engines.base import CustomArtifact, DecodeOptions, TrainingInput
 from parlance.engines.whisper import WhisperEngine, builtin_version
-
-FINANCE = Path("/work/shared/testdata/finance")
+from tests.testdata import FINANCE
 
 
 @pytest.fixture(scope="module")
