@@ -21,7 +21,7 @@ from parlance.engines.base import (
     SAMPLE_RATE,
     Alternative,
     Capabilities,
-    CustomModel,
+    CustomArtifact,
     DecodeOptions,
     LoadedModel,
     ModelVersion,
@@ -128,7 +128,7 @@ class Resolved:
     """What a request decodes with, after custom-model and version rules are applied."""
 
     version: ModelVersion
-    custom: CustomModel | None = None
+    custom: CustomArtifact | None = None
     grammar: Any = None
     warnings: list[str] = field(default_factory=list)
 
