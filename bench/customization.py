@@ -22,14 +22,14 @@ from pathlib import Path
 
 import numpy as np
 import soundfile
-
-from parlance.customization.whisper_eval import (
+from whisper_eval import (  # a sibling: `python bench/customization.py` puts bench/ on sys.path
     Report,
     evaluate,
     faster_whisper_peer,
     finance_samples,
     librivox_samples,
 )
+
 from parlance.engines.whisper import model_dir
 from parlance.services.container import Services
 from parlance.settings import Settings

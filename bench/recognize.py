@@ -46,8 +46,7 @@ from pathlib import Path
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
 import httpx  # noqa: E402
-
-from parlance.customization.whisper_eval import librivox_samples, normalize  # noqa: E402
+from whisper_eval import librivox_samples, normalize  # noqa: E402  (a sibling: bench/ is on sys.path)
 
 LIBRIVOX = Path("/usr/share/pocketsphinx/test/data/librivox")
 TARGET = 1.10
@@ -234,7 +233,7 @@ def direct_pocketsphinx() -> Direct:
     each clip is decoded whole (start_utt / process_raw(full_utt=True) / end_utt)."""
     from pocketsphinx import Decoder
 
-    from parlance.engines.pocketsphinx import DEFAULT_DECODER
+    from parlance.engines.pocketsphinx.model import DEFAULT_DECODER
 
     options = {**DEFAULT_DECODER, "loglevel": "FATAL"}
     decoder = Decoder(**options)

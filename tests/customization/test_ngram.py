@@ -6,9 +6,10 @@ import math
 import time
 from pathlib import Path
 
+import numpy as np
 import pytest
 
-from parlance.customization.ngram import BOS, UNK, NgramLM, sentences, tokenize
+from parlance.customization.ngram import BOS, UNK, NgramLM, id_stream, kneser_ney, sentences, tokenize
 from tests.testdata import FINANCE
 
 CORPUS = FINANCE / "corpus.txt"
@@ -92,3 +93,17 @@ def test_progress_moves_and_training_is_fast(corpus: list[list[str]]) -> None:
     NgramLM.train(big, order=3, progress=seen.append)
     assert time.perf_counter() - start < 10
     assert len(set(seen)) >= 4 and seen == sorted(seen) and seen[-1] == 1.0
+
+
+def test_kneser_ney_on_ids_breaks_ngrams_at_left_out_words() -> None:
+    # ids: <s>=0 </s>=1 a=2 b=3 c=4 d=5 (d is in the vocabulary but never seen); -1 = a word left out
+    stream = id_stream([np.array([2, 3]), np.array([4, -1, 2, 3])], bos=0, eos=1)
+    kn = kneser_ney(stream, 6, bos=0, eos=1, order=3)
+    assert kn.grams[2].tolist() == [[0, 2], [0, 4], [2, 3], [3, 1]]  # nothing across the break
+    assert kn.grams[3].tolist() == [[0, 2, 3], [2, 3, 1]]
+    unigrams = 10 ** kn.logprobs[1]
+    assert unigrams[1:].sum() == pytest.approx(1.0) and unigrams[5] > 0  # uniform share for unseen d
+    for k in (2, 3):  # every seen context's explicit probabilities leave mass for back-off
+        for context in {tuple(g[:-1]) for g in kn.grams[k].tolist()}:
+            rows = [i for i, g in enumerate(kn.grams[k].tolist()) if tuple(g[:-1]) == context]
+            assert 0 < sum(10 ** kn.logprobs[k][rows]) < 1

@@ -12,9 +12,9 @@ import pytest
 from pocketsphinx import Decoder
 
 from parlance.customization.grammar_fsa import FSA, GARBAGE, Grammar, pronunciation_similarity
-from parlance.customization.sphinx_dict import read_dictionary
 from parlance.customization.srgs import ABNF, XML, compile_grammar
-from parlance.engines.pocketsphinx import builtin_version, model_files
+from parlance.engines.pocketsphinx.dictionary import read_dictionary
+from parlance.engines.pocketsphinx.version import builtin_version, model_files
 from tests.customization.test_srgs import (
     CARDS_ABNF,
     COMMANDS_ABNF,

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 from ibm_watson import SpeechToTextV1
 
-from parlance.customization.whisper_eval import finance_samples, term_hits
+from bench.whisper_eval import finance_samples, term_hits
 from tests.conftest import LiveServer
 from tests.e2e.test_upgrade_e2e import sdk, trained_model
 from tests.testdata import FINANCE

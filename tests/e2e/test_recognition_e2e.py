@@ -11,7 +11,7 @@ import pytest
 from ibm_cloud_sdk_core.authenticators import BasicAuthenticator, IAMAuthenticator
 from ibm_watson import SpeechToTextV1
 
-from parlance.customization.whisper_eval import librivox_samples, normalize
+from bench.whisper_eval import librivox_samples, normalize
 from tests.conftest import LiveServer
 from tests.testdata import SYNTH
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from parlance.customization.whisper_eval import librivox_samples
+from bench.whisper_eval import librivox_samples
 from tests.api.test_recognitions_api import wait_job
 from tests.conftest import LiveServer
 from tests.e2e.test_recognition_e2e import NG, PG, client

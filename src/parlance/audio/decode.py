@@ -3,29 +3,39 @@
 Container formats (WAV, FLAC, Ogg, MP3, WebM) go through PyAV in memory; the raw telephony
 formats (l16, mu-law, A-law) are decoded with numpy. Channels are averaged to mono and the
 result is resampled with libswresample. Every failure is reported as a `ParlanceError`.
+
+Memory stays bounded whatever the input claims: the sample rate and channel count are checked
+from the header before anything is decoded (a WAV claiming 1 Hz would otherwise be upsampled
+16000-fold), the duration limit is checked from the header and again as decoding proceeds, and
+the audio is decoded, downmixed and resampled a frame or block at a time into the one output
+array (`ResampledOutput`).
 """
 
 from __future__ import annotations
 
 import io
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 
 import av
 import numpy as np
 
+from parlance.audio.output import ResampledOutput
 from parlance.engines.base import SAMPLE_RATE
 from parlance.errors import (
     BadRequest,
     InvalidAudio,
     ParlanceError,
-    PayloadTooLarge,
     UnsupportedMediaType,
 )
 
 DEFAULT_MAX_SECONDS = 3 * 3600.0
+# Watson: l16 takes at most 16 channels and WAV at most 9; audio below 8 kHz (narrowband's rate)
+# fails. Above 192 kHz nothing is speech, and refusing it bounds the work per second of audio.
 MAX_RAW_CHANNELS = 16
-MIN_RATE, MAX_RATE = 1000, 384000
+MAX_CHANNELS = {"wav": 9}
+MAX_CONTAINER_CHANNELS = 16
+MIN_RATE, MAX_RATE = 8000, 192000
 
 # Declared MIME type -> PyAV demuxer. Aliases beyond Watson's list are accepted quietly.
 _CONTAINERS = {
@@ -100,21 +110,43 @@ def decode_audio(
     """Decode `data` to mono float32 in [-1, 1] at `SAMPLE_RATE` Hz.
 
     Raises UnsupportedMediaType (415) for types we do not accept, BadRequest (400) for missing or
-    invalid parameters, InvalidAudio (400) for empty or undecodable audio and PayloadTooLarge (413)
-    when the audio lasts longer than `max_seconds`.
+    invalid parameters, InvalidAudio (400) for empty or undecodable audio or a sample rate or channel
+    count out of bounds, and PayloadTooLarge (413) when the audio lasts longer than `max_seconds`.
     """
+    return decode_parts([(data, content_type)], max_seconds=max_seconds)
+
+
+def decode_parts(
+    parts: Iterable[tuple[bytes, str | ContentType | None]], *, max_seconds: float = DEFAULT_MAX_SECONDS
+) -> np.ndarray:
+    """Decode several audio files one after the other into one array, as `decode_audio` does each;
+    together they may last at most `max_seconds`."""
+    out = ResampledOutput(max_seconds)
+    try:
+        for data, content_type in parts:
+            before = out.size
+            _decode_into(out, data, content_type)
+            out.end_part()
+            if out.size == before:
+                raise InvalidAudio("The audio contains no samples")
+    except BaseException:
+        # The error's traceback keeps these frames alive, possibly in a cycle that only the garbage
+        # collector frees (an idle server may not run it for long): hold no samples there.
+        out.discard()
+        raise
+    return out.result()
+
+
+def _decode_into(out: ResampledOutput, data: bytes, content_type: str | ContentType | None) -> None:
     ctype = content_type if isinstance(content_type, ContentType) else parse_content_type(content_type)
     _check_supported(ctype)
     spec = _raw_spec(ctype) if ctype.mime in _RAW else None
     if not data:
         raise InvalidAudio("The audio is empty (the request body has 0 bytes)")
     if spec is not None and not (ctype.mime == "audio/basic" and data.startswith(b".snd")):
-        audio = _decode_raw(data, spec, max_seconds)
+        _decode_raw(out, data, spec)
     else:
-        audio = _decode_container(data, ctype, max_seconds)
-    if audio.size == 0:
-        raise InvalidAudio("The audio contains no samples")
-    return audio
+        _decode_container(out, data, ctype)
 
 
 def _check_supported(ctype: ContentType) -> None:
@@ -154,7 +186,7 @@ def _int_param(ctype: ContentType, name: str, low: int, high: int) -> int:
     return int(value)
 
 
-def _decode_raw(data: bytes, spec: _RawSpec, max_seconds: float) -> np.ndarray:
+def _decode_raw(out: ResampledOutput, data: bytes, spec: _RawSpec) -> None:
     width = 2 if spec.encoding == "l16" else 1
     frame_bytes = width * spec.channels
     frames = len(data) // frame_bytes
@@ -162,23 +194,23 @@ def _decode_raw(data: bytes, spec: _RawSpec, max_seconds: float) -> np.ndarray:
         raise InvalidAudio(
             f"The audio contains no samples ({len(data)} bytes is less than one {frame_bytes}-byte frame)"
         )
-    _check_duration(frames / spec.rate, max_seconds)
-    body = data[: frames * frame_bytes]
-    if spec.encoding == "l16":
-        order = spec.byteorder or _detect_byteorder(body, spec.channels)
-        pcm = np.frombuffer(body, dtype=f"{order}i2").astype(np.float32) / 32768.0
-    else:
-        pcm = _G711[spec.encoding][np.frombuffer(body, dtype=np.uint8)]
-    mono = pcm.reshape(frames, spec.channels).mean(axis=1, dtype=np.float32)
-    acc = _Accumulator(max_seconds)
+    out.check_duration(frames / spec.rate)
+    out.expect(frames / spec.rate)
+    order = (spec.byteorder or _detect_byteorder(data, spec.channels)) if spec.encoding == "l16" else ""
+    dtype = np.dtype(f"{order}i2") if spec.encoding == "l16" else np.dtype(np.uint8)
+    # A block at a time: a full-length float copy at the source rate and channels would be up to
+    # 64 times (16 channels x 4 bytes) the size of the body.
     for start in range(0, frames, _RAW_CHUNK):
-        acc.push(mono[start : start + _RAW_CHUNK], spec.rate)
-    return acc.result()
+        count = min(_RAW_CHUNK, frames - start)
+        codes = np.frombuffer(data, dtype=dtype, count=count * spec.channels, offset=start * frame_bytes)
+        pcm = codes.astype(np.float32) / 32768.0 if spec.encoding == "l16" else _G711[spec.encoding][codes]
+        out.push(pcm.reshape(count, spec.channels).mean(axis=1, dtype=np.float32), spec.rate)
 
 
 def _detect_byteorder(body: bytes, channels: int) -> str:
     """Pick the byte order whose signal is smoother (less high-frequency energy); ties: little."""
-    probe = body[: 2 * channels * SAMPLE_RATE * _SNIFF_PROBE_SECONDS]
+    frame_bytes = 2 * channels
+    probe = body[: min(len(body) // frame_bytes, SAMPLE_RATE * _SNIFF_PROBE_SECONDS) * frame_bytes]
     scores = {order: _roughness(np.frombuffer(probe, dtype=f"{order}i2"), channels) for order in "<>"}
     return "<" if scores["<"] <= scores[">"] else ">"
 
@@ -232,7 +264,7 @@ def _is_mpeg_audio_header(head: bytes) -> bool:
     return version != 1 and layer != 0 and bitrate != 15 and rate != 3
 
 
-def _decode_container(data: bytes, ctype: ContentType, max_seconds: float) -> np.ndarray:
+def _decode_container(out: ResampledOutput, data: bytes, ctype: ContentType) -> None:
     sniffed = sniff_format(data)
     fmt = sniffed or _CONTAINERS.get(ctype.mime) or ("au" if ctype.mime == "audio/basic" else None)
     if fmt is None:
@@ -247,10 +279,12 @@ def _decode_container(data: bytes, ctype: ContentType, max_seconds: float) -> np
         with av.open(io.BytesIO(data), mode="r", format=fmt) as container:
             if not container.streams.audio:
                 raise InvalidAudio(f"The {label} data contains no audio stream (video is not accepted)")
-            acc = _Accumulator(max_seconds)
-            for mono, rate in _decoded_frames(container):
-                acc.push(mono, rate)
-            return acc.result()
+            stream = container.streams.audio[0]
+            if stream.sample_rate:  # 0: the header does not say; each decoded frame is checked too
+                _check_rate_and_channels(stream.sample_rate, stream.channels, fmt, label)
+            _check_header_duration(out, container, fmt)
+            for mono, rate in _decoded_frames(container, fmt, label):
+                out.push(mono, rate)
     except ParlanceError:
         raise
     except (av.FFmpegError, ValueError, OSError, EOFError, RuntimeError, IndexError) as exc:
@@ -258,9 +292,31 @@ def _decode_container(data: bytes, ctype: ContentType, max_seconds: float) -> np
         raise InvalidAudio(f"Audio could not be decoded as {label}: {reason}") from None
 
 
-def _decoded_frames(container: av.container.InputContainer) -> Iterator[tuple[np.ndarray, int]]:
+def _check_rate_and_channels(rate: int, channels: int, fmt: str, label: str) -> None:
+    """Refuse a sample rate or channel count out of bounds (before decoding, as they bound its cost)."""
+    if not MIN_RATE <= rate <= MAX_RATE:
+        raise InvalidAudio(
+            f"The sample rate of the audio ({label}) is {rate} Hz; it must be from {MIN_RATE} to {MAX_RATE} Hz"
+        )
+    most = MAX_CHANNELS.get(fmt, MAX_CONTAINER_CHANNELS)
+    if channels > most:
+        raise InvalidAudio(f"The audio ({label}) has {channels} channels; at most {most} are accepted")
+
+
+def _check_header_duration(out: ResampledOutput, container: av.container.InputContainer, fmt: str) -> None:
+    """Refuse audio whose header says it is too long, and size the output from it."""
+    if container.duration is None or container.duration <= 0:
+        return
+    seconds = container.duration / av.time_base
+    if fmt != "mp3":  # an MP3's duration is an estimate from its first bitrate; decoding will tell
+        out.check_duration(seconds)
+    out.expect(seconds)
+
+
+def _decoded_frames(container: av.container.InputContainer, fmt: str, label: str) -> Iterator[tuple[np.ndarray, int]]:
     for frame in container.decode(container.streams.audio[0]):
         if frame.samples:
+            _check_rate_and_channels(frame.sample_rate, frame.layout.nb_channels, fmt, label)
             yield _to_mono(frame), frame.sample_rate
 
 
@@ -277,52 +333,3 @@ def _to_mono(frame: av.AudioFrame) -> np.ndarray:
     else:  # s16, s32, s64
         scaled = pcm.astype(np.float32) / float(2 ** (8 * pcm.dtype.itemsize - 1))
     return scaled.mean(axis=0, dtype=np.float32) if channels > 1 else scaled[0]
-
-
-# ---------------------------------------------------------------------------------------------
-# Resampling and limits
-
-
-def _check_duration(seconds: float, max_seconds: float) -> None:
-    if seconds > max_seconds:
-        raise PayloadTooLarge(
-            f"The audio is longer than the maximum of {max_seconds:g} seconds ({seconds:.0f} s or more)"
-        )
-
-
-class _Accumulator:
-    """Collects mono chunks at any rate, resampling them to SAMPLE_RATE and enforcing the cap."""
-
-    def __init__(self, max_seconds: float) -> None:
-        self.max_seconds = max_seconds
-        self.seconds = 0.0
-        self.rate = 0
-        self.resampler: av.AudioResampler | None = None
-        self.chunks: list[np.ndarray] = []
-
-    def push(self, mono: np.ndarray, rate: int) -> None:
-        self.seconds += len(mono) / rate
-        _check_duration(self.seconds, self.max_seconds)
-        if rate != self.rate:
-            self._flush()
-            self.rate = rate
-            self.resampler = None if rate == SAMPLE_RATE else av.AudioResampler("flt", "mono", SAMPLE_RATE)
-        if self.resampler is None:
-            self.chunks.append(mono)
-            return
-        frame = av.AudioFrame.from_ndarray(np.ascontiguousarray(mono[None, :]), format="flt", layout="mono")
-        frame.sample_rate = rate
-        self._collect(self.resampler.resample(frame))
-
-    def result(self) -> np.ndarray:
-        self._flush()
-        out = np.concatenate(self.chunks) if self.chunks else np.zeros(0, dtype=np.float32)
-        return np.clip(out, -1.0, 1.0, out=out)
-
-    def _flush(self) -> None:
-        if self.resampler is not None:
-            self._collect(self.resampler.resample(None))
-            self.resampler = None
-
-    def _collect(self, frames: list[av.AudioFrame]) -> None:
-        self.chunks.extend(f.to_ndarray()[0] for f in frames)

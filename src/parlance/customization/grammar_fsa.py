@@ -437,9 +437,9 @@ def _spelling_similarity(a: str, b: str) -> float:
 
 def pronunciation_similarity(prons: Mapping[str, Sequence[str]]) -> Callable[[str, str], float]:
     """A `closest` similarity comparing pronunciations (word -> phone strings such as "EY T", e.g. a
-    PocketSphinx dictionary from `sphinx_dict.read_dictionary`): the best ratio of matching phones
-    over the two words' pronunciations, so "ate" -> "eight" and "for" -> "four" score 1. Words
-    without a pronunciation fall back to spelling."""
+    PocketSphinx dictionary from `engines.pocketsphinx.dictionary.read_dictionary`): the best ratio
+    of matching phones over the two words' pronunciations, so "ate" -> "eight" and "for" -> "four"
+    score 1. Words without a pronunciation fall back to spelling."""
 
     def similarity(a: str, b: str) -> float:
         pa, pb = prons.get(a), prons.get(b)

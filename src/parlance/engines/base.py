@@ -52,7 +52,7 @@ class Alternative:
 
 
 @dataclass(frozen=True)
-class CustomModel:
+class CustomArtifact:
     """A trained custom language model as the engine sees it: its artifact directory."""
 
     path: Path
@@ -62,7 +62,7 @@ class CustomModel:
 @dataclass(frozen=True)
 class DecodeOptions:
     max_alternatives: int = 1
-    custom: CustomModel | None = None
+    custom: CustomArtifact | None = None
     grammar: Path | None = None  # compiled grammar artifact (engine-specific format)
     prompt: str | None = None  # text the decoding is conditioned on (engines that take a prompt)
     word_alternatives: bool = False  # fill Word.alternatives (engines with lattices)

@@ -21,7 +21,7 @@ from functools import lru_cache
 from pathlib import Path
 
 from parlance.customization.grammar_fsa import GARBAGE, Grammar
-from parlance.customization.whisper_text import spoken_words
+from parlance.customization.spoken import spoken_words
 from parlance.engines.base import Alternative, Word
 
 Scorer = Callable[[list[str]], list[float]]  # sentences -> mean token log-probability given the audio

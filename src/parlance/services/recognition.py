@@ -13,7 +13,7 @@ from typing import Any, Protocol, cast
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
-from parlance.audio.decode import DEFAULT_MAX_SECONDS, decode_audio
+from parlance.audio.decode import decode_parts
 from parlance.audio.vad import PAD_SECONDS, Segment, split_utterances
 from parlance.customization.grammar_fsa import Grammar
 from parlance.engines import grammar_select
@@ -21,7 +21,7 @@ from parlance.engines.base import (
     SAMPLE_RATE,
     Alternative,
     Capabilities,
-    CustomModel,
+    CustomArtifact,
     DecodeOptions,
     LoadedModel,
     ModelVersion,
@@ -129,7 +129,7 @@ class Resolved:
     """What a request decodes with, after custom-model and version rules are applied."""
 
     version: ModelVersion
-    custom: CustomModel | None = None
+    custom: CustomArtifact | None = None
     grammar: Any = None
     warnings: list[str] = field(default_factory=list)
 
@@ -294,11 +294,7 @@ class RecognitionService:
     @staticmethod
     def _decode_parts(audio: list[tuple[bytes, str | None]]) -> np.ndarray:
         """Decode the parts in turn; together they may not exceed the single-part duration limit."""
-        parts, budget = [], DEFAULT_MAX_SECONDS
-        for data, ctype in audio:
-            parts.append(decode_audio(data, ctype, max_seconds=budget))
-            budget = max(0.0, budget - len(parts[-1]) / SAMPLE_RATE)
-        return np.concatenate(parts)
+        return decode_parts(audio)
 
     @staticmethod
     def _segments(samples: np.ndarray, params: RecognizeParams) -> list[Segment]:

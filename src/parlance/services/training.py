@@ -16,8 +16,7 @@ from typing import Any
 
 from sqlalchemy import select
 
-from parlance.engines.base import CustomModel as EngineCustomModel
-from parlance.engines.base import ModelVersion, TrainingInput
+from parlance.engines.base import CustomArtifact, ModelVersion, TrainingInput
 from parlance.errors import BadRequest
 from parlance.jobs.runner import JobKind, JobRunner, Progress
 from parlance.services.custom_models import DEFAULT_WEIGHT, CustomModels, stored_error
@@ -219,10 +218,10 @@ class Training:
                 m.error = stored_error(f"Upgrade to {job.payload['target']} failed: {reason}", 500)
 
     # -- recognition -------------------------------------------------------------------------
-    def engine_model(self, row: CustomModel, version: str, weight: float | None) -> EngineCustomModel | None:
+    def engine_model(self, row: CustomModel, version: str, weight: float | None) -> CustomArtifact | None:
         path = current_artifacts(self.models, row.id, version)
         if path is None:
             return None
         generation = self.models.generation(row.base_model_name)
         saved = row.customization_weight if row.customization_weight is not None else DEFAULT_WEIGHT[generation]
-        return EngineCustomModel(path=path, weight=weight if weight is not None else saved)
+        return CustomArtifact(path=path, weight=weight if weight is not None else saved)

@@ -10,7 +10,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from parlance.customization.sphinx_dict import validate_sounds_like
+from parlance.customization.sounds_like import validate_sounds_like
 from parlance.errors import BadRequest, NotFound
 from parlance.services.custom_models import CustomModels
 from parlance.store.orm import Corpus, CustomModel, CustomWord

@@ -11,6 +11,9 @@ Both sides are scored the same way: references and hypotheses go through `normal
 spoken words, punctuation dropped, numerals and abbreviations spelled out), WER comes from jiwer, and
 term recall is the share of the reference's custom terms found as whole words in the hypothesis,
 case-insensitive.
+
+Benchmark code, not part of the package: tests import it as `bench.whisper_eval` (pytest puts the
+repository root on sys.path), the scripts beside it, run as `python bench/NAME.py`, as `whisper_eval`.
 """
 
 from __future__ import annotations
@@ -26,8 +29,8 @@ from pathlib import Path
 
 import numpy as np
 
-from parlance.customization.whisper_text import spoken_words
-from parlance.engines.base import SAMPLE_RATE, CustomModel, DecodeOptions, LoadedModel
+from parlance.customization.spoken import spoken_words
+from parlance.engines.base import SAMPLE_RATE, CustomArtifact, DecodeOptions, LoadedModel
 
 VOICES = ("slt", "rms", "en")
 LIBRIVOX = Path("/usr/share/pocketsphinx/test/data/librivox")
@@ -139,7 +142,7 @@ def evaluate(transcribe: Transcriber, samples: Sequence[Sample], workers: int = 
     return Report(wer, recall, found, total, seconds, hyps, misses)
 
 
-def engine_transcriber(model: LoadedModel, custom: CustomModel | None = None) -> Transcriber:
+def engine_transcriber(model: LoadedModel, custom: CustomArtifact | None = None) -> Transcriber:
     """Parlance's engine as a transcriber (best alternative's transcript)."""
     options = DecodeOptions(custom=custom)
 
@@ -210,7 +213,7 @@ def compare(testdata: Path, work_dir: Path, workers: int = 2, weight: float | No
     started = time.perf_counter()
     engine.train(version, data, work_dir / "custom", lambda _p: None)
     train_seconds = time.perf_counter() - started
-    custom = CustomModel(work_dir / "custom", data.weight)
+    custom = CustomArtifact(work_dir / "custom", data.weight)
     samples = finance_samples(testdata, work_dir / "wav")
     general = librivox_samples()
     displays = [w.get("display_as") or w["word"] for w in words]

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from parlance.customization.sphinx_dict import validate_sounds_like
+from parlance.customization.sounds_like import validate_sounds_like
 from parlance.customization.text import count_words, normalize_corpus, normalize_sentence, number_to_words
 
 

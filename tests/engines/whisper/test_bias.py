@@ -9,7 +9,9 @@ from pathlib import Path
 
 import pytest
 
-from parlance.customization.whisper_bias import (
+from parlance.customization.spoken import spoken_words
+from parlance.engines.whisper import WhisperEngine, builtin_version
+from parlance.engines.whisper.bias import (
     ARTIFACT,
     LM_FILE,
     PROMPT_BUDGET,
@@ -20,8 +22,7 @@ from parlance.customization.whisper_bias import (
     train_bias,
     user_rules,
 )
-from parlance.customization.whisper_text import Rewriter, Rule, spoken_words
-from parlance.engines import whisper
+from parlance.engines.whisper.rewriter import Rewriter, Rule
 from tests.testdata import FINANCE
 
 CORPUS = (FINANCE / "corpus.txt").read_text()
@@ -30,7 +31,7 @@ WORDS = json.loads((FINANCE / "words.json").read_text())["words"]
 
 @pytest.fixture(scope="module")
 def encode():
-    return whisper.WhisperEngine()._encoder(whisper.builtin_version())
+    return WhisperEngine()._encoder(builtin_version())
 
 
 def test_spoken_words_follow_watson_style() -> None:
@@ -84,8 +85,8 @@ def test_prompt_puts_user_words_first_and_stays_in_budget(encode) -> None:
 
 def test_training_writes_artifacts_that_load_back(tmp_path: Path, encode) -> None:
     progress: list[int] = []
-    engine = whisper.WhisperEngine()
-    version = whisper.builtin_version()
+    engine = WhisperEngine()
+    version = builtin_version()
     from parlance.engines.base import TrainingInput
 
     started = time.perf_counter()

@@ -1,16 +1,13 @@
-"""Whisper's written-style text to Watson's spoken-style words, and custom-word rewriting.
+"""Written text to Watson's next-generation spoken-style words.
 
 Watson's next-generation models, without `smart_formatting`, return lower-case spoken words with no
-punctuation ("mister smith paid three dollars"), while Whisper writes ("Mr. Smith paid $3.").
-`spoken_words` bridges the two for one Whisper word; `Rewriter` then maps custom words' sounds-like
-phrases and plain spellings to their display forms ("fin tech" → "fintech", "fanny" → "Fannie").
+punctuation ("mister smith paid three dollars"), while a written transcript (Whisper's) reads
+("Mr. Smith paid $3."). `spoken_words` bridges the two; grammar selection compares in these words too.
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
 
 from parlance.customization.text import ONES, ORDINAL_WORDS
 from parlance.customization.text import number_to_words as number_words
@@ -92,63 +89,3 @@ def spoken_words(text: str) -> list[str]:
         expansion = _ABBREVIATIONS.get(word)
         out.extend(expansion.split() if expansion else [word])
     return out
-
-
-def phrase_key(text: str) -> tuple[str, ...]:
-    """How a phrase is matched: its spoken words (so "A. P. R." and "a p r" are the same key)."""
-    return tuple(spoken_words(text))
-
-
-@dataclass(frozen=True)
-class Rule:
-    pattern: tuple[str, ...]  # lower-case spoken words to find
-    replacement: str  # the display form that replaces them
-
-
-class Rewriter:
-    """Replaces whole-word, case-insensitive phrases with display forms, longest match first.
-
-    Works on word lists with parallel payloads (timings), so a multi-word match collapses into one
-    word whose payload the caller merges.
-    """
-
-    def __init__(self, rules: Iterable[Rule]) -> None:
-        self._rules: dict[tuple[str, ...], str] = {}
-        for rule in rules:
-            if rule.pattern:
-                self._rules.setdefault(rule.pattern, rule.replacement)
-        self._longest = max((len(p) for p in self._rules), default=0)
-        self._firsts = {p[0] for p in self._rules}
-
-    def __bool__(self) -> bool:
-        return bool(self._rules)
-
-    def spans(self, words: Sequence[str]) -> list[tuple[int, int, str]]:
-        """(start, end, replacement) for each word span to replace, left to right, non-overlapping."""
-        lowered = [w.lower() for w in words]
-        found: list[tuple[int, int, str]] = []
-        i = 0
-        while i < len(lowered):
-            if lowered[i] in self._firsts:
-                for n in range(min(self._longest, len(lowered) - i), 0, -1):
-                    replacement = self._rules.get(tuple(lowered[i : i + n]))
-                    if replacement is not None:
-                        found.append((i, i + n, replacement))
-                        i += n
-                        break
-                else:
-                    i += 1
-            else:
-                i += 1
-        return found
-
-    def apply(self, words: Sequence[str]) -> list[str]:
-        """The rewritten word list."""
-        out: list[str] = []
-        last = 0
-        for start, end, replacement in self.spans(words):
-            out.extend(words[last:start])
-            out.append(replacement)
-            last = end
-        out.extend(words[last:])
-        return out

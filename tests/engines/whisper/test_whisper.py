@@ -10,44 +10,46 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")  # nothing may be downloaded
 import numpy as np
 import pytest
 
-from parlance.customization.whisper_eval import engine_transcriber, evaluate, librivox_samples, read_wav
-from parlance.engines import whisper
+from bench.whisper_eval import engine_transcriber, evaluate, librivox_samples, read_wav
 from parlance.engines.base import DecodeOptions, ModelVersion
+from parlance.engines.whisper import WhisperEngine, builtin_version
+from parlance.engines.whisper.model import WhisperModel
+from parlance.engines.whisper.version import VERSION_DATE
 
 LIBRIVOX = librivox_samples()
 
 
 @pytest.fixture(scope="module")
-def engine() -> whisper.WhisperEngine:
-    return whisper.WhisperEngine()
+def engine() -> WhisperEngine:
+    return WhisperEngine()
 
 
 @pytest.fixture(scope="module")
 def version() -> ModelVersion:
-    return whisper.builtin_version()
+    return builtin_version()
 
 
 @pytest.fixture(scope="module")
-def model(engine: whisper.WhisperEngine, version: ModelVersion) -> whisper.WhisperModel:
+def model(engine: WhisperEngine, version: ModelVersion) -> WhisperModel:
     return engine.load(version)
 
 
 def test_builtin_version_describes_the_packaged_weights(version: ModelVersion) -> None:
     assert version.base_model == "en-US_Multimedia"
-    assert version.version == f"en-US_Multimedia.v{whisper.VERSION_DATE}"
+    assert version.version == f"en-US_Multimedia.v{VERSION_DATE}"
     assert (version.engine, version.language, version.rate) == ("whisper", "en-US", 16000)
     assert "tiny.en" in version.description
     assert {"model.bin", "config.json", "tokenizer.json", "vocabulary.txt"} <= set(version.files)
     assert all(len(digest) == 64 for digest in version.files.values())
-    assert whisper.builtin_version() == version  # deterministic
+    assert builtin_version() == version  # deterministic
 
 
-def test_engine_identity_and_vocabulary(engine: whisper.WhisperEngine, version: ModelVersion) -> None:
+def test_engine_identity_and_vocabulary(engine: WhisperEngine, version: ModelVersion) -> None:
     assert (engine.name, engine.capabilities.generation) == ("whisper", "next")
     assert engine.in_vocabulary(version, "subrogation")  # NG: no OOV words
 
 
-def test_one_utterance(model: whisper.WhisperModel) -> None:
+def test_one_utterance(model: WhisperModel) -> None:
     sample = LIBRIVOX[1]  # "he was not an ill disposed young man"
     [best] = model.transcribe(read_wav(sample.wav), DecodeOptions())
     assert best.transcript == " ".join(w.text for w in best.words)
@@ -59,7 +61,7 @@ def test_one_utterance(model: whisper.WhisperModel) -> None:
     assert all(w.start <= w.end and 0 <= w.confidence <= 1 for w in best.words)
 
 
-def test_alternatives_are_distinct_and_best_first(model: whisper.WhisperModel) -> None:
+def test_alternatives_are_distinct_and_best_first(model: WhisperModel) -> None:
     # The beam's hypotheses often differ only in punctuation or casing, which collapse to the same
     # spoken words, so a clip may yield fewer alternatives than asked for; this one yields three.
     audio = read_wav(LIBRIVOX[1].wav)
@@ -71,7 +73,7 @@ def test_alternatives_are_distinct_and_best_first(model: whisper.WhisperModel) -
     assert alternatives[0].transcript == model.transcribe(audio, DecodeOptions())[0].transcript
 
 
-def test_silence_noise_and_empty_input_give_nothing(model: whisper.WhisperModel) -> None:
+def test_silence_noise_and_empty_input_give_nothing(model: WhisperModel) -> None:
     rng = np.random.default_rng(0)
     assert model.transcribe(np.zeros(0, np.float32), DecodeOptions()) == []
     assert model.transcribe(np.zeros(48000, np.float32), DecodeOptions()) == []
@@ -79,14 +81,14 @@ def test_silence_noise_and_empty_input_give_nothing(model: whisper.WhisperModel)
 
 
 @pytest.mark.slow
-def test_librivox_wer(model: whisper.WhisperModel) -> None:
+def test_librivox_wer(model: WhisperModel) -> None:
     report = evaluate(engine_transcriber(model), LIBRIVOX, workers=2)
     print(f"\nlibrivox base: {report}")
     assert report.wer <= 0.08
 
 
 @pytest.mark.slow
-def test_concurrent_calls_match_sequential(model: whisper.WhisperModel) -> None:
+def test_concurrent_calls_match_sequential(model: WhisperModel) -> None:
     clips = [read_wav(s.wav) for s in LIBRIVOX]
     clips += clips[:3]  # 8 calls on 8 threads
     options = DecodeOptions(max_alternatives=2)
@@ -112,7 +114,7 @@ CARDS_TEXT = {"001": "ten of clubs", "002": "four queen of clubs", "004": "five 
 
 
 @pytest.mark.parametrize("clip", sorted(CARDS_TEXT))
-def test_grammar_prompt_and_score_on_real_speech(model: whisper.WhisperModel, clip: str) -> None:
+def test_grammar_prompt_and_score_on_real_speech(model: WhisperModel, clip: str) -> None:
     from parlance.customization.srgs import compile_grammar
     from parlance.engines import grammar_select
 
@@ -128,7 +130,7 @@ def test_grammar_prompt_and_score_on_real_speech(model: whisper.WhisperModel, cl
     assert model.score(audio, sentences) != scores  # the prompt is part of the score
 
 
-def test_scoring_reuses_the_encoding_of_the_decoded_audio(model: whisper.WhisperModel, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+def test_scoring_reuses_the_encoding_of_the_decoded_audio(model: WhisperModel, monkeypatch) -> None:  # type: ignore[no-untyped-def]
     audio = read_wav(f"{CARDS}/004.wav") * np.float32(0.9)  # content no other test has had encoded
     calls: list[int] = []
     encode = model._fw.encode

@@ -10,9 +10,9 @@ import numpy as np
 import pytest
 from pocketsphinx import Config, LogMath, NGramModel
 
-from parlance.customization import sphinx_lm
-from parlance.customization.sphinx_lm import BOS, EOS, TrigramLM, interpolate, train_kn, write_trie_bin
-from parlance.engines.pocketsphinx import builtin_version, model_files
+from parlance.engines.pocketsphinx import trigram_lm as sphinx_lm
+from parlance.engines.pocketsphinx.trigram_lm import BOS, EOS, TrigramLM, interpolate, train_kn, write_trie_bin
+from parlance.engines.pocketsphinx.version import builtin_version, model_files
 
 SPHINX_PER_LOG10 = math.log(10) / math.log(1.0001)
 CORPUS = [

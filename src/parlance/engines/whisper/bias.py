@@ -36,7 +36,8 @@ from pathlib import Path
 from typing import Any
 
 from parlance.customization.ngram import UNK, NgramLM
-from parlance.customization.whisper_text import Rewriter, Rule, phrase_key, spoken_words
+from parlance.customization.spoken import spoken_words
+from parlance.engines.whisper.rewriter import Rewriter, Rule, phrase_key
 
 ARTIFACT = "whisper_bias.json"
 LM_FILE = "corpus.arpa"

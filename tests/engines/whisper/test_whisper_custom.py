@@ -17,9 +17,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from parlance.customization.whisper_eval import Report, compare
-from parlance.engines import whisper
-from parlance.engines.base import CustomModel, DecodeOptions, TrainingInput
+from bench.whisper_eval import Report, compare
+from parlance.engines.base import CustomArtifact, DecodeOptions, TrainingInput
+from parlance.engines.whisper import WhisperEngine, builtin_version
 from tests.testdata import FINANCE
 
 
@@ -59,8 +59,8 @@ def test_general_speech_is_not_hurt(reports: dict[str, Report]) -> None:
 
 @pytest.mark.slow
 def test_no_custom_words_on_silence_or_noise(tmp_path: Path) -> None:
-    engine = whisper.WhisperEngine()
-    version = whisper.builtin_version()
+    engine = WhisperEngine()
+    version = builtin_version()
     words = [{"word": w} for w in ("EBITDA", "FINRA", "subrogation", "Sarbanes", "fintech", "escrow")]
     engine.train(
         version, TrainingInput({"c": (FINANCE / "corpus.txt").read_text()}, words, 0.2), tmp_path, lambda _p: None
@@ -68,6 +68,6 @@ def test_no_custom_words_on_silence_or_noise(tmp_path: Path) -> None:
     model = engine.load(version)
     rng = np.random.default_rng(7)
     for weight in (0.2, 1.0):
-        options = DecodeOptions(custom=CustomModel(tmp_path, weight))
+        options = DecodeOptions(custom=CustomArtifact(tmp_path, weight))
         assert model.transcribe(np.zeros(3 * 16000, np.float32), options) == []
         assert model.transcribe(rng.normal(0, 0.1, 3 * 16000).astype(np.float32), options) == []

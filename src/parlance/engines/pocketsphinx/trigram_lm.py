@@ -8,7 +8,8 @@ phantom bigram slots its ARPA writer trips over). So a custom model is built off
 
 1. `read_trie_bin` parses the bundled binary trie (`"Trie Language Model"` files, the format of
    `ngram_model_trie.c` / `lm_trie.c`) straight into arrays, ~1 s, cached per file.
-2. `train_kn` estimates an interpolated modified Kneser-Ney trigram model from the corpora.
+2. `train_kn` estimates an interpolated modified Kneser-Ney trigram model from the corpora
+   (the project's one estimator, `customization.ngram.kneser_ney`).
 3. `interpolate` mixes the two linearly, P = (1-w) P_base + w P_custom, over the union of their
    n-grams (each model evaluated with its own back-off), and recomputes back-off weights so the
    result is again a normalized back-off model (what SRILM's `ngram -mix-lm` does).
@@ -28,8 +29,8 @@ from pathlib import Path
 
 import numpy as np
 
-BOS, EOS, UNK = "<s>", "</s>", "<unk>"
-NO_PROB = -99.0  # log10 "probability" of <s>, which is never predicted
+from parlance.customization.ngram import BOS, EOS, NO_PROB, id_stream, kneser_ney
+
 _TRIE_HEADER = b"Trie Language Model"
 _LOG10_TO_SPHINX = math.log(10) / math.log(1.0001)  # PocketSphinx stores log base 1.0001 floats
 _QUANT_BITS = 16
@@ -443,22 +444,8 @@ def load_base_lm(path: Path) -> TrigramLM:
 
 # ---- estimation ---------------------------------------------------------------------------------
 
-
-def _discounts(counts: np.ndarray) -> np.ndarray:
-    """Modified Kneser-Ney discounts D1, D2, D3+ from count-of-counts (Chen & Goodman)."""
-    n = [int(np.count_nonzero(counts == k)) for k in (1, 2, 3, 4)]
-    fallback = np.array([0.5, 1.0, 1.5])
-    if min(n) == 0:
-        return fallback
-    y = n[0] / (n[0] + 2 * n[1])
-    d = np.array([1 - 2 * y * n[1] / n[0], 2 - 3 * y * n[2] / n[1], 3 - 4 * y * n[3] / n[2]])
-    if not np.all((d > 0) & (d < np.array([1, 2, 3]))):
-        return fallback
-    return d
-
-
-def _discount_of(counts: np.ndarray, d: np.ndarray) -> np.ndarray:
-    return np.where(counts >= 3, d[2], np.where(counts == 2, d[1], np.where(counts == 1, d[0], 0.0)))
+# PocketSphinx custom models were tuned with these when the corpus is too small to estimate discounts.
+FALLBACK_DISCOUNTS = (0.5, 1.0, 1.5)
 
 
 def _group_sum(groups: np.ndarray, values: np.ndarray, n: int) -> np.ndarray:
@@ -466,7 +453,7 @@ def _group_sum(groups: np.ndarray, values: np.ndarray, n: int) -> np.ndarray:
 
 
 def train_kn(sentences: list[np.ndarray], words: list[str], extra_unigrams: np.ndarray | None = None) -> TrigramLM:
-    """Interpolated modified Kneser-Ney trigram model over the vocabulary `words`.
+    """Interpolated modified Kneser-Ney trigram model over the vocabulary `words` (`ngram.kneser_ney`).
 
     `sentences` hold word ids (without <s>/</s>; ids < 0 are words left out of the model and
     break n-grams). The lowest order interpolates with a uniform distribution over all of
@@ -474,86 +461,15 @@ def train_kn(sentences: list[np.ndarray], words: list[str], extra_unigrams: np.n
     counts for words that should be known without context (e.g. user words with no corpus use).
     """
     ids = {w: i for i, w in enumerate(words)}
-    n = len(words)
-    bos, eos = ids[BOS], ids[EOS]
-    if sentences:
-        lengths = np.array([len(s) + 2 for s in sentences], dtype=np.int64)
-        tokens = np.concatenate([np.concatenate([[bos], s, [eos]]) for s in sentences]).astype(np.int64)
-        sent = np.repeat(np.arange(len(sentences)), lengths)
-    else:
-        tokens = np.zeros(0, dtype=np.int64)
-        sent = np.zeros(0, dtype=np.int64)
-
-    def grams(k: int) -> np.ndarray:
-        if len(tokens) < k:
-            return np.zeros(0, dtype=np.int64)
-        cols = [tokens[i : len(tokens) - k + 1 + i] for i in range(k)]
-        ok = sent[: len(tokens) - k + 1] == sent[k - 1 :]
-        for c in cols:
-            ok &= c >= 0
-        key = np.zeros(len(cols[0]), dtype=np.int64)
-        for c in cols:
-            key = key * n + c
-        return key[ok]
-
-    k3, c3 = _unique(grams(3), return_counts=True)
-    k2_raw, c2_raw = _unique(grams(2), return_counts=True)
-    # Adjusted counts: continuation counts for lower orders, raw counts for n-grams after <s>.
-    k2_cont, c2_cont = _unique(k3 % (n * n), return_counts=True)
-    idx, found = _find(k2_cont, k2_raw)
-    a2 = np.where(k2_raw // n == bos, c2_raw, np.where(found, c2_cont[idx], c2_raw))
-    k2 = k2_raw
-    w1, a1_cont = _unique(k2 % n, return_counts=True)
-    a1 = np.zeros(n)
-    a1[w1] = a1_cont
-    if extra_unigrams is not None:
-        a1 += extra_unigrams
-    a1[bos] = 0
-
-    # Unigrams, interpolated with uniform.
-    d1 = _discounts(a1[a1 > 0])
-    total1 = a1.sum()
-    if total1 > 0:
-        disc1 = _discount_of(a1, d1)
-        gamma1 = disc1.sum() / total1
-        p1 = np.maximum(a1 - disc1, 0) / total1 + gamma1 / (n - 1)
-    else:
-        p1 = np.full(n, 1.0 / (n - 1))
-    p1[bos] = 0.0
-    uni_p = np.log10(np.where(p1 > 0, p1, 1e-99))
-    uni_p[bos] = NO_PROB
-
-    # Bigrams.
-    v2, w2 = k2 // n, k2 % n
-    d2 = _discounts(a2)
-    disc2 = _discount_of(a2, d2)
-    ctx_total = _group_sum(v2, a2.astype(np.float64), n)
-    ctx_disc = _group_sum(v2, disc2, n)
-    gamma2 = np.divide(ctx_disc, ctx_total, out=np.zeros(n), where=ctx_total > 0)
-    p2 = (a2 - disc2) / ctx_total[v2] + gamma2[v2] * p1[w2]
-    uni_bo = np.where(ctx_total > 0, np.log10(np.maximum(gamma2, 1e-99)), 0.0)
-
-    # Trigrams (raw counts).
-    u3, v3, w3 = k3 // (n * n), (k3 // n) % n, k3 % n
-    ctx3 = k3 // n  # = u*n + v, a bigram key
-    ctx_keys, ctx_inv = _runs(ctx3)
-    d3 = _discounts(c3)
-    disc3 = _discount_of(c3, d3)
-    total3 = np.bincount(ctx_inv, weights=c3.astype(np.float64))
-    gamma3 = np.bincount(ctx_inv, weights=disc3) / total3
-    p2_of_3 = 10 ** lookup2(
-        TrigramLM(words, uni_p, uni_bo, v2, w2, np.log10(p2), np.zeros(len(k2)),
-                  *(np.zeros(0, np.int32),) * 3, np.zeros(0)), v3, w3, keys=k2)  # fmt: skip
-    p3 = (c3 - disc3) / total3[ctx_inv] + gamma3[ctx_inv] * p2_of_3
-    bi_bo = np.zeros(len(k2))
-    idx, found = _find(k2, ctx_keys)
-    assert found.all(), "every trigram context is a seen bigram"
-    bi_bo[idx] = np.log10(np.maximum(gamma3, 1e-99))
-
+    stream = id_stream(sentences, ids[BOS], ids[EOS])
+    kn = kneser_ney(
+        stream, len(words), ids[BOS], ids[EOS], 3, extra_unigrams=extra_unigrams, fallback_discounts=FALLBACK_DISCOUNTS
+    )
+    bigrams, trigrams = kn.grams[2].astype(np.int32), kn.grams[3].astype(np.int32)
     return TrigramLM(
-        list(words), uni_p, uni_bo,
-        v2.astype(np.int32), w2.astype(np.int32), np.log10(p2), bi_bo,
-        u3.astype(np.int32), v3.astype(np.int32), w3.astype(np.int32), np.log10(p3),
+        list(words), kn.logprobs[1], kn.backoffs[1],
+        bigrams[:, 0], bigrams[:, 1], kn.logprobs[2], kn.backoffs[2],
+        trigrams[:, 0], trigrams[:, 1], trigrams[:, 2], kn.logprobs[3],
     )  # fmt: skip
 
 

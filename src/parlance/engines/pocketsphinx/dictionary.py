@@ -1,5 +1,5 @@
-"""PocketSphinx pronunciation dictionaries: the base vocabulary, OOV detection, `sounds_like`
-validation and the pronunciations of custom words.
+"""PocketSphinx pronunciation dictionaries: the base vocabulary, OOV detection and the
+pronunciations of custom words.
 
 PocketSphinx dictionaries hold one pronunciation a line, `word PH ON ES`, alternatives as
 `word(2)`; words are lower case. A word is *in vocabulary* for a version when both its dictionary
@@ -15,13 +15,11 @@ from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
 
-from parlance.customization import g2p
+from parlance.customization.sounds_like import validate_sounds_like
 from parlance.customization.text import normalize_sentence
+from parlance.engines.pocketsphinx import g2p
 
-MAX_SOUNDS_LIKE = 5
-MAX_SOUNDS_LIKE_CHARS = 40
 _VARIANT = re.compile(r"\(\d+\)$")
-_SOUNDS_LIKE_CHARS = re.compile(r"^[^\W\d_]+(?:[\s.'\-_]+[^\W\d_]*)*\.?$", re.UNICODE)
 
 
 def base_word(entry: str) -> str:
@@ -43,25 +41,6 @@ def _read_dictionary(path: str, mtime: float) -> dict[str, tuple[str, ...]]:
 def read_dictionary(path: Path) -> dict[str, tuple[str, ...]]:
     """word -> its pronunciations (space-separated phones), cached per file."""
     return _read_dictionary(str(path), path.stat().st_mtime)
-
-
-def validate_sounds_like(entries: Iterable[str]) -> list[dict[str, str]]:
-    """Watson-style `error` objects for invalid `sounds_like` entries; empty when all are valid."""
-    entries = list(entries)
-    errors: list[dict[str, str]] = []
-    if len(entries) > MAX_SOUNDS_LIKE:
-        errors.append({"sounds_like": f"At most {MAX_SOUNDS_LIKE} sounds_like entries are allowed."})
-    for entry in entries:
-        if not isinstance(entry, str) or not entry.strip():
-            errors.append({str(entry): "A sounds_like entry must not be empty."})
-        elif any(ch.isdigit() for ch in entry):
-            example = " ".join(normalize_sentence(entry)) or "seventy five dollars"
-            errors.append({entry: f"Numbers are not allowed in sounds_like. You can try for example '{example}'."})
-        elif len(entry) > MAX_SOUNDS_LIKE_CHARS:
-            errors.append({entry: f"A sounds_like entry may have at most {MAX_SOUNDS_LIKE_CHARS} characters."})
-        elif not _SOUNDS_LIKE_CHARS.match(entry.strip()):
-            errors.append({entry: "Only letters, spaces, apostrophes, periods and hyphens are allowed in sounds_like."})
-    return errors
 
 
 def word_key(word: str) -> str:

@@ -7,10 +7,11 @@ from pathlib import Path
 
 import pytest
 
-from parlance.customization import g2p
-from parlance.customization.sphinx_dict import Pronouncer, read_dictionary, write_dictionary
 from parlance.engines.base import TrainingInput
-from parlance.engines.pocketsphinx import builtin_version, model_files, train_custom_model
+from parlance.engines.pocketsphinx import g2p
+from parlance.engines.pocketsphinx.dictionary import Pronouncer, read_dictionary, write_dictionary
+from parlance.engines.pocketsphinx.training import train_custom_model
+from parlance.engines.pocketsphinx.version import builtin_version, model_files
 
 
 @pytest.fixture(scope="module")

@@ -20,14 +20,11 @@ import jiwer
 import numpy as np
 import pytest
 
-from parlance.engines.base import CustomModel, DecodeOptions, TrainingInput
-from parlance.engines.pocketsphinx import (
-    PocketSphinxEngine,
-    builtin_version,
-    lattice_words,
-    oov_words,
-    train_custom_model,
-)
+from parlance.engines.base import CustomArtifact, DecodeOptions, TrainingInput
+from parlance.engines.pocketsphinx import PocketSphinxEngine
+from parlance.engines.pocketsphinx.lattice import lattice_words
+from parlance.engines.pocketsphinx.training import train_custom_model
+from parlance.engines.pocketsphinx.version import builtin_version, oov_words
 from parlance.errors import BadRequest
 from tests.testdata import FINANCE, SYNTH
 
@@ -128,7 +125,7 @@ def test_builtin_version_comes_from_the_wheel() -> None:
 
 
 def test_grammar_decoder_settings_and_a_versions_own_win(engine) -> None:
-    from parlance.engines.pocketsphinx import GRAMMAR_DECODER
+    from parlance.engines.pocketsphinx.model import GRAMMAR_DECODER
 
     default = engine.load(builtin_version())
     assert default.grammar_decoder_options["wip"] == GRAMMAR_DECODER["wip"]
@@ -314,7 +311,7 @@ def test_training_artifacts(finance_model: Path) -> None:
 def test_customization_improves_term_recall_without_hurting_general_speech(
     model, finance_model, finance_audio, base_finance, librivox, base_librivox_wer
 ) -> None:
-    custom = DecodeOptions(custom=CustomModel(finance_model, 0.3))
+    custom = DecodeOptions(custom=CustomArtifact(finance_model, 0.3))
     before = term_recall(base_finance, finance_audio)
     hyps = [transcript(model, a, custom) for a, _, _ in finance_audio]
     after = term_recall(hyps, finance_audio)
@@ -334,7 +331,7 @@ def test_customization_improves_term_recall_without_hurting_general_speech(
 @pytest.mark.slow
 def test_request_weight_differs_from_trained_weight(model, finance_model, finance_audio) -> None:
     audio = finance_audio[0][0]
-    heavy = transcript(model, audio, DecodeOptions(custom=CustomModel(finance_model, 0.9)))
+    heavy = transcript(model, audio, DecodeOptions(custom=CustomArtifact(finance_model, 0.9)))
     assert "Sarbanes" in heavy.split()
 
 

@@ -1,0 +1,25 @@
+"""The PocketSphinx engine: what it can do, loading versions, OOV checks and training."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from parlance.engines.base import Capabilities, ModelVersion, ProgressCallback, TrainingInput
+from parlance.engines.pocketsphinx.dictionary import word_key
+from parlance.engines.pocketsphinx.model import PocketSphinxModel
+from parlance.engines.pocketsphinx.training import train_custom_model
+from parlance.engines.pocketsphinx.version import vocabulary
+
+
+class PocketSphinxEngine:
+    name = "pocketsphinx"
+    capabilities = Capabilities(generation="previous", native_grammars=True, word_lattices=True)
+
+    def load(self, version: ModelVersion) -> PocketSphinxModel:
+        return PocketSphinxModel(version)
+
+    def in_vocabulary(self, version: ModelVersion, word: str) -> bool:
+        return word_key(word) in vocabulary(version)
+
+    def train(self, version: ModelVersion, data: TrainingInput, out_dir: Path, progress: ProgressCallback) -> None:
+        train_custom_model(version, data, out_dir, progress)
