@@ -126,7 +126,11 @@ class UtteranceSplitter:
         self._count = 0  # frames analysed
         self._resolved = 0  # speech before this frame belongs to utterances already returned or dropped
         self._previous_last: int | None = None  # end of the last utterance's speech (its padding's neighbour)
-        self.seconds = 0.0  # of audio pushed
+
+    @property
+    def seconds(self) -> float:
+        """Of audio pushed."""
+        return self._samples.end / SAMPLE_RATE
 
     @property
     def open_from(self) -> float:
@@ -136,7 +140,6 @@ class UtteranceSplitter:
 
     def push(self, chunk: np.ndarray) -> list[Segment]:
         self._samples.append(chunk)
-        self.seconds += len(chunk) / SAMPLE_RATE
         if self._samples.end // FRAME - self._count < _STEP:
             return []
         self._analyse()
