@@ -126,6 +126,8 @@ class UtteranceSplitter:
         self._count = 0  # frames analysed
         self._resolved = 0  # speech before this frame belongs to utterances already returned or dropped
         self._previous_last: int | None = None  # end of the last utterance's speech (its padding's neighbour)
+        self._heard = 0  # frame where the latest speech of an utterance (returned or open) ends
+        self._open: tuple[int, int] | None = None  # frames of the first utterance not yet returned
 
     @property
     def seconds(self) -> float:
@@ -137,6 +139,20 @@ class UtteranceSplitter:
         """Seconds from which an utterance not yet returned may start: no utterance returned later
         starts earlier (the inactivity timeout is measured against it)."""
         return self._samples.start / SAMPLE_RATE
+
+    @property
+    def heard_until(self) -> float:
+        """Seconds from the start to the end of the latest speech heard (0 when none was)."""
+        return self._heard * FRAME_SECONDS
+
+    def in_progress(self) -> Segment | None:
+        """The speech of the utterance still open, from its start to the audio analysed so far (for
+        interim results), or None while no speech is open."""
+        if self._open is None:
+            return None
+        first, last = self._open
+        start = max(first - _PAD, self._base) * FRAME
+        return Segment(start / SAMPLE_RATE, last * FRAME / SAMPLE_RATE, self._samples.view(start, last * FRAME).copy())
 
     def push(self, chunk: np.ndarray) -> list[Segment]:
         self._samples.append(chunk)
@@ -210,6 +226,11 @@ class UtteranceSplitter:
                     out.append(self._segment(a + base, b + base, finished and b + base >= count))
             self._previous_last = self._resolved = last
             done = i + 1
+        kept = [(first, last) for first, last, voiced in regions[done:] if voiced >= _MIN_FRAMES]
+        self._open = (kept[0][0], count) if kept else None
+        self._heard = max([self._heard, *(last for _, last in kept)])
+        if self._previous_last is not None:
+            self._heard = max(self._heard, self._previous_last)
         pending = regions[done][0] - _PAD if done < len(regions) else count - _PAD
         self._drop_before(pending - _SMOOTH_REACH)
         return out
