@@ -83,6 +83,7 @@ class _Request:
     interim_cost: float = 0.0  # seconds the last interim run took
     inactivity_at: float = 0.0  # seconds of audio at the last silence check
     received: float = 0.0  # seconds of audio recognized as it arrived (streamed requests)
+    interim_index: int = -1  # result_index of the last interim result sent (streamed requests)
     interim_prepared: Prepared = field(init=False)  # the same, without the inactivity timeout
 
     def __post_init__(self) -> None:
@@ -91,6 +92,7 @@ class _Request:
     def restart(self, stream: RecognitionStream | None) -> None:
         """Ready for the next request's audio on the connection, with the same options."""
         self.interim_at = self.interim_cost = self.inactivity_at = self.received = 0.0
+        self.interim_index = -1
         self.stream = stream
 
 
@@ -258,7 +260,11 @@ class Session:
         request.received += len(audio) / BYTES_PER_SECOND
         for message in messages:
             await self.ws.send_json(message)
-        if not request.interim or request.received - request.interim_at < max(INTERIM_EVERY, 2 * request.interim_cost):
+        # A phrase's first interim result as soon as it has words; then one a second or so (at least twice
+        # as long as the last took, so that a slow engine is not kept decoding the same phrase over and over).
+        new_phrase = request.interim_index != stream.result_index
+        due = request.received - request.interim_at >= max(INTERIM_EVERY, 2 * request.interim_cost)
+        if not request.interim or not (new_phrase or due):
             return
         request.interim_at, started = request.received, time.perf_counter()
         try:
@@ -268,6 +274,7 @@ class Session:
         finally:
             request.interim_cost = time.perf_counter() - started
         if interim is not None:
+            request.interim_index = interim["result_index"]
             await self.ws.send_json(interim)
 
     async def _check_inactivity(self, request: _Request) -> None:
