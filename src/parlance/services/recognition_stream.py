@@ -9,6 +9,7 @@ a time per stream.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from typing import Any
 
@@ -29,7 +30,8 @@ class RecognitionStream:
         self, service: RecognitionService, prepared: Prepared, content_type: str | None, *, per_phrase: bool
     ) -> None:
         self._service, self._prepared, self._per_phrase = service, prepared, per_phrase
-        self._decoder = StreamDecoder(content_type)  # 415 or 400 for a type or parameters refused
+        # 415 or 400 for a type or parameters refused. No duration limit: a stream lasts as long as audio comes.
+        self._decoder = StreamDecoder(content_type, max_seconds=math.inf)
         # background_audio_suppression compares with the loudest speech so far (the whole audio is not here)
         self._splitter = UtteranceSplitter(**service._split_options(prepared.params))
         self.result_index = 0  # of the next final result

@@ -11,12 +11,19 @@ outside the protocol, 1008 for a start message that cannot be served or an idle 
 much audio, 1013 when the service is full, 1000 after a request fails (as Watson's inactivity timeout),
 1011 for a fault of the service.
 
-While audio arrives, the stretch since the last speech is measured about once a second of audio; when
-it reaches `inactivity_timeout`, "No speech detected for Ns." ends the connection, as in Watson (a
-microphone left open). Interim results (`interim_results: true`) are the pipeline run again over the
-audio received so far, after at least `INTERIM_EVERY` seconds of new audio, and at least twice as much
-as the last run took (so a slow engine is not kept busy decoding the same audio over and over), and
-only while the request holds less than `INTERIM_UP_TO` seconds; all are `final: false`.
+Raw audio (l16, mu-law, A-law) and 16-bit PCM WAV are recognized as they arrive (`RecognitionStream`):
+every quarter second of audio goes to an engine worker, which decodes it, finds phrase ends with the voice
+activity detector and recognizes each finished phrase once. With `interim_results` each phrase's final
+result is sent as soon as it is ready, with the next `result_index`, and interim results (`final: false`)
+decode only the phrase in progress: its first as soon as it has words, then about once a second of audio
+(at least twice as long as the last took, so a slow engine is not kept decoding the same phrase over and
+over). Without them all final results come in one message after stop, as `recognize` gives them. A session
+lasts as long as audio keeps coming; "No speech detected for Ns." ends it once the audio since the last
+speech reaches `inactivity_timeout`, as in Watson (a microphone left open).
+
+Container formats (Ogg, WebM, FLAC, MP3) need their whole file to decode, so their audio is collected until
+stop: the silence check and interim results (`INTERIM_EVERY`, up to `INTERIM_UP_TO` seconds) decode all of
+the audio so far, about once a second of audio.
 """
 
 from __future__ import annotations
