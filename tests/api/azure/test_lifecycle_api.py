@@ -10,7 +10,7 @@ from typing import Any
 
 import httpx
 
-from tests.api.azure.conftest import AzureServer
+from tests.api.azure.conftest import AzureServer, wait_for_status
 from tests.api.test_recognize_api import CLIP, sdk
 from tests.api.test_recognize_stream_api import raw
 
@@ -59,17 +59,7 @@ def trained_model(az: AzureServer, name: str = "finance") -> dict[str, Any]:
     resp = az.client.post("/models", json=body)
     assert resp.status_code == 201, resp.text
     assert resp.headers["Location"] == resp.json()["self"]
-    return wait_for(az, resp.json()["self"], {"Succeeded", "Failed"})
-
-
-def wait_for(az: AzureServer, url: str, statuses: set[str], timeout: float = 30) -> dict[str, Any]:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        entity = az.client.get(url).json()
-        if entity["status"] in statuses:
-            return dict(entity)
-        time.sleep(0.05)
-    raise AssertionError(f"{url} stayed {entity['status']}")
+    return wait_for_status(az.client, resp.json()["self"])
 
 
 def short_audio(az: AzureServer, endpoint_id: str, fmt: str = "simple") -> dict[str, Any]:
