@@ -47,7 +47,6 @@ def test_sdk_callback_gets_interim_then_final_results_per_phrase_in_watsons_orde
     audio = two_minutes_of_phrases()
     recorder = stream(real_server, audio, model=model, interim_results=True, timestamps=True)
     assert not recorder.errors
-    expected = client(real_server).recognize(audio, content_type="audio/wav", model=model, timestamps=True)
     finals = [m for m in recorder.data if m["results"][0]["final"]]
     # Watson's order: within a phrase (one result_index) interim results, then its final result; then the
     # next phrase's index, never back. Each message holds one result.
@@ -59,5 +58,8 @@ def test_sdk_callback_gets_interim_then_final_results_per_phrase_in_watsons_orde
     assert [m["result_index"] for m in finals] == list(range(len(finals))) and len(finals) >= 10
     assert sum(1 for m in recorder.data if not m["results"][0]["final"]) >= len(finals) // 2
     # Each phrase was decoded once, as `recognize` decodes it: the same results, in the same order.
+    sync = client(real_server)
+    sync.set_http_config({"timeout": 600})  # two minutes of audio on a busy machine
+    expected = sync.recognize(audio, content_type="audio/wav", model=model, timestamps=True)
     assert [m["results"][0] for m in finals] == expected.get_result()["results"]
     assert len(recorder.transcriptions) == len(finals)  # the SDK's on_transcription: once per final
