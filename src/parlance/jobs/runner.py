@@ -85,18 +85,27 @@ class JobRunner:
             t.join(timeout=5)
 
     def _claim(self) -> Job | None:
+        """Take the oldest queued job. Several runners (threads, replicas) may race: on PostgreSQL the row
+        lock with SKIP LOCKED makes each pick a different job; the conditional UPDATE is the check-and-set
+        that stays correct where FOR UPDATE does not exist (SQLite serialises writers instead)."""
         with self.db.session() as s:
-            for job in s.scalars(select(Job).where(Job.status == "queued").order_by(Job.created).limit(5)):
-                claimed = s.execute(
-                    update(Job)
-                    .where(Job.id == job.id, Job.status == "queued")
-                    .values(status="running", attempts=Job.attempts + 1, updated=utcnow())
-                ).rowcount
-                if claimed:
+            queued = select(Job).where(Job.status == "queued").order_by(Job.created).limit(5)
+            for job in s.scalars(queued.with_for_update(skip_locked=True)):
+                if self._take(s, job.id, "queued"):
                     s.flush()
                     s.refresh(job)
                     return job
         return None
+
+    @staticmethod
+    def _take(s: Session, job_id: str, expected: str) -> bool:
+        """Check-and-set: move one job from `expected` to running; False if someone else changed it first."""
+        claimed = s.execute(
+            update(Job)
+            .where(Job.id == job_id, Job.status == expected)
+            .values(status="running", attempts=Job.attempts + 1, updated=utcnow())
+        ).rowcount
+        return bool(claimed)
 
     def _loop(self) -> None:
         while True:

@@ -114,3 +114,4 @@ class Services:
     def close(self) -> None:
         self.jobs.stop()
         self.pool.close()
+        self.db.close()
