@@ -22,7 +22,17 @@ class Settings(BaseSettings):
     min_body_bytes: int = Field(100, description="Smallest accepted audio body (Watson: 100 bytes).")
     engine_workers: int = Field(2, description="Threads running engine calls; one decode each.")
     engine_queue: int = Field(8, description="Requests allowed to wait for a worker before 503.")
-    job_workers: int = Field(1, description="Background job threads (training, corpus analysis, upgrades).")
+    job_workers: int = Field(
+        1, ge=1, description="Background job threads (training, corpus analysis, upgrades), per `parlance worker`."
+    )
+    job_broker_url: str | None = Field(
+        None,
+        description="Celery broker (redis://... or amqp://...): background jobs run in `parlance worker` processes. "
+        "Unset: in-process job threads (the embedded default).",
+    )
+    job_lease_seconds: float = Field(
+        60.0, gt=0, description="A Celery worker silent this long has lost its job, which is queued again."
+    )
     ws_max_connections: int = Field(
         64, ge=1, description="Open WebSocket recognition connections; more are refused with close code 1013."
     )

@@ -7,16 +7,21 @@ import threading
 from collections import Counter
 from pathlib import Path
 
+import pytest
+
 from parlance.errors import Conflict
 from parlance.jobs.runner import JobKind, JobRunner
 from parlance.settings import Settings
 from parlance.store.db import Database
 from parlance.store.orm import Job
 from tests.conftest import fake_services
+from tests.services_env import NO_POSTGRES, TEST_DATABASE_URL
 
 
+@pytest.mark.skipif(not TEST_DATABASE_URL, reason=NO_POSTGRES + " (replicas share PostgreSQL, never a SQLite file)")
 def test_competing_runners_run_each_job_exactly_once(tmp_path: Path) -> None:
-    """Two runners (as two replicas) with four workers each share one jobs table."""
+    """Two runners (as two replicas) with four workers each share one jobs table; the second one starting
+    must not take back the jobs the first is running."""
     db = Database(Settings(data_dir=tmp_path))
     db.migrate()
     ran: Counter[str] = Counter()

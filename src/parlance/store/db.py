@@ -14,6 +14,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from parlance.settings import Settings
 
 MIGRATIONS = Path(__file__).parent / "migrations"
+MIGRATION_LOCK = 0x70617231  # any constant key shared by every replica
 
 
 def make_engine(settings: Settings) -> Engine:
@@ -44,6 +45,8 @@ def alembic_config(url: str) -> Config:
 def upgrade(engine: Engine) -> None:
     cfg = alembic_config(str(engine.url.render_as_string(hide_password=False)))
     with engine.begin() as conn:
+        if conn.dialect.name == "postgresql":  # replicas starting together migrate one after the other
+            conn.exec_driver_sql(f"SELECT pg_advisory_xact_lock({MIGRATION_LOCK})")
         cfg.attributes["connection"] = conn
         command.upgrade(cfg, "head")
 
