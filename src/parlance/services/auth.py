@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import hashlib
+import os
 import secrets
+import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -39,9 +41,19 @@ class AuthService:
     @staticmethod
     def _load_secret(path: Path) -> str:
         if not path.exists():
+            # Replicas sharing the data directory may start together: write a whole file aside, then link it
+            # into place, which fails if another got there first; everyone then reads the one that won.
             path.parent.mkdir(parents=True, exist_ok=True)
-            path.write_text(secrets.token_hex(32))
-            path.chmod(0o600)
+            fd, tmp = tempfile.mkstemp(prefix=".token-secret-", dir=path.parent)
+            try:
+                with os.fdopen(fd, "w") as f:
+                    f.write(secrets.token_hex(32))
+                os.chmod(tmp, 0o600)
+                os.link(tmp, path)
+            except FileExistsError:
+                pass
+            finally:
+                os.unlink(tmp)
         return path.read_text().strip()
 
     def create_key(self, *, instance_name: str = "default", instance_id: str | None = None) -> NewKey:
