@@ -12,6 +12,7 @@ from pathlib import Path
 
 import jwt
 from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
 
 from parlance.errors import Unauthorized
 from parlance.settings import Settings
@@ -108,7 +109,10 @@ class AuthService:
         return subject
 
     def ensure_dev_instance(self) -> str:
-        with self.db.session() as s:
-            if s.get(Instance, DEV_INSTANCE) is None:
-                s.add(Instance(id=DEV_INSTANCE, name="development (no auth)"))
+        try:
+            with self.db.session() as s:
+                if s.get(Instance, DEV_INSTANCE) is None:
+                    s.add(Instance(id=DEV_INSTANCE, name="development (no auth)"))
+        except IntegrityError:  # a concurrent first request (or another replica) inserted it first
+            pass
         return DEV_INSTANCE
