@@ -9,6 +9,7 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -48,6 +49,16 @@ def _postgres_per_test(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     with postgres_schema(TEST_DATABASE_URL) as url:
         monkeypatch.setenv("PARLANCE_DATABASE_URL", url)
         yield
+
+
+class MovableClock:
+    """A lifecycle clock the tests move (`Services.build(..., clock=...)`); at None it is real time."""
+
+    def __init__(self, start: datetime | None = None) -> None:
+        self.current = start
+
+    def __call__(self) -> datetime:
+        return self.current or datetime.now(UTC)
 
 
 def free_port() -> int:
