@@ -7,6 +7,7 @@ import json
 import os
 import subprocess
 import sys
+import time
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -96,3 +97,32 @@ def test_the_server_log_has_no_engine_process_failure(process_server) -> None:  
     server, _ = process_server
     assert server.data_dir is not None
     assert "engine process died" not in Path(server.data_dir / "server.log").read_text(errors="replace")
+
+
+def test_engine_processes_do_not_outlive_a_killed_server(tmp_path: Path) -> None:
+    env = {**os.environ, "PARLANCE_DATA_DIR": str(tmp_path), "PARLANCE_ENGINE_MODE": "processes", "HF_HUB_OFFLINE": "1"}
+    port = free_port()
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "parlance", "serve", "--no-auth", "--port", str(port)],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    url = f"http://127.0.0.1:{port}"
+    try:
+        wait_until_up(url, 120, proc)
+        audio = (LIBRIVOX / "sense_and_sensibility_01_austen_64kb-0880.wav").read_bytes()
+        r = httpx.post(f"{url}/v1/recognize", content=audio, headers={"Content-Type": "audio/wav"}, timeout=300)
+        assert r.status_code == 200
+        engines = children(proc.pid)
+        assert engines
+    finally:
+        proc.kill()
+        proc.wait(timeout=30)
+    deadline = time.monotonic() + 15
+    while time.monotonic() < deadline and any(Path(f"/proc/{pid}").exists() for pid in engines):
+        time.sleep(0.2)
+    alive = [pid for pid in engines if Path(f"/proc/{pid}").exists()]
+    for pid in alive:  # don't leave them behind when the test fails
+        os.kill(pid, 9)
+    assert not alive, f"engine processes {alive} outlived their server"

@@ -16,6 +16,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
+import httpx
 import psycopg
 import pytest
 from ibm_cloud_sdk_core import ApiException
@@ -175,3 +176,5 @@ def test_two_replicas_two_workers_survive_a_killed_worker(cluster: Cluster) -> N
     assert model["status"] == "available", model
     survivor = cluster.logs[1 - victim].read_text(errors="replace")
     assert f"runs job {training_job(cluster, cid)}" in survivor
+    ready = httpx.get(f"{b.service_url}/readyz", timeout=30).json()
+    assert ready["status"] == "ready" and ready["checks"]["broker"] == "ok", ready

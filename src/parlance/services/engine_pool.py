@@ -15,7 +15,9 @@ from __future__ import annotations
 
 import logging
 import multiprocessing
+import os
 import threading
+import time
 from collections.abc import Callable
 from concurrent.futures import Future, ProcessPoolExecutor, ThreadPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
@@ -153,8 +155,8 @@ class EnginePool:
 
     def close(self) -> None:
         self._executor.shutdown(wait=False, cancel_futures=True)
-        if self._processes is not None:
-            self._processes.shutdown(wait=False, cancel_futures=True)
+        if self._processes is not None:  # waits for the decodes running now (one per process), then they exit
+            self._processes.shutdown(wait=True, cancel_futures=True)
 
 
 # -- inside an engine process -----------------------------------------------------------------------
@@ -165,10 +167,22 @@ def _init_process(settings: Settings) -> None:
     from parlance.services.recognition import RecognitionService
 
     global _service
+    _exit_with_parent(os.getppid())
     # `run` and `inactivity_so_far` use only the pool (models) and pure helpers; the catalog, custom models
     # and endpoints were resolved into `Prepared` by the parent already.
     local = settings.model_copy(update={"engine_mode": "threads"})
     _service = RecognitionService(None, EnginePool(local, EngineRegistry()))  # type: ignore[arg-type]
+
+
+def _exit_with_parent(parent: int) -> None:
+    """An engine process must not outlive its server (killed with SIGKILL, it cannot shut the pool down)."""
+
+    def watch() -> None:
+        while os.getppid() == parent:
+            time.sleep(1)
+        os._exit(0)
+
+    threading.Thread(target=watch, name="parent-watch", daemon=True).start()
 
 
 def _in_process(method: str, args: tuple[Any, ...]) -> Any:
