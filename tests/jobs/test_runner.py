@@ -6,7 +6,7 @@ import threading
 from datetime import timedelta
 from pathlib import Path
 
-from parlance.jobs.runner import ABANDONED, LEASE_LOST, MAX_ATTEMPTS, JobKind, JobRunner
+from parlance.jobs.runner import ABANDONED, MAX_ATTEMPTS, JobKind, JobRunner
 from parlance.settings import Settings
 from parlance.store.db import Database
 from parlance.store.orm import Job, utcnow
@@ -65,5 +65,5 @@ def test_restart_requeues_then_gives_up(tmp_path: Path) -> None:
     finally:
         runner.stop()
     assert job(db, "resume").status == "succeeded"
-    assert job(db, "give-up").status == "failed" and job(db, "give-up").error in (ABANDONED, LEASE_LOST)
+    assert job(db, "give-up").status == "failed" and job(db, "give-up").error == ABANDONED
     assert abandoned == ["give-up"]

@@ -73,3 +73,18 @@ def test_readiness_names_an_unreachable_broker(tmp_path: Path) -> None:
     body = r.json()
     assert body["status"] == "not ready" and body["checks"]["database"] == "ok"
     assert "Error" in body["checks"]["broker"]
+
+
+def test_values_the_database_cannot_hold_are_400_not_500(fake_server: LiveServer) -> None:
+    """PostgreSQL refuses NUL characters in text (SQLite takes them): a query or body holding one was a 500."""
+    auth = ("apikey", fake_server.apikey)
+    r = httpx.get(f"{fake_server.url}/v1/customizations", params={"language": "en\x00US"}, auth=auth)
+    assert r.status_code in (200, 400), r.text
+    if r.status_code == 400:
+        assert set(r.json()) == {"error", "code", "code_description"}
+    r = httpx.post(
+        f"{fake_server.url}/v1/customizations",
+        json={"name": "nul\x00name", "base_model_name": "en-US_BroadbandModel"},
+        auth=auth,
+    )
+    assert r.status_code in (201, 400), r.text

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from parlance.jobs.runner import LEASE_LOST, MAX_ATTEMPTS, JobKind
+from parlance.jobs.runner import ABANDONED, MAX_ATTEMPTS, JobKind
 from parlance.settings import Settings
 from parlance.store.db import Database
 from parlance.store.orm import Job, utcnow
@@ -35,12 +35,12 @@ def test_the_sweep_requeues_lost_jobs_then_gives_up(tmp_path: Path) -> None:
         status = {j.id: (j.status, j.error) for j in s.query(Job)}
     assert status == {
         "lost": ("queued", None),
-        "lost-twice": ("failed", LEASE_LOST),
+        "lost-twice": ("failed", ABANDONED),
         "alive": ("running", None),
         "unsent": ("queued", None),
     }
     assert sorted(dispatched) == ["lost", "unsent"]
-    assert abandoned == [("lost-twice", LEASE_LOST)]
+    assert abandoned == [("lost-twice", ABANDONED)]
     jobs.run_job("lost")  # the redelivered message runs it once...
     jobs.run_job("lost")  # ...and a duplicate finds it taken
     with db.session() as s:

@@ -24,8 +24,8 @@ from parlance.store.orm import Job, utcnow
 
 log = logging.getLogger(__name__)
 MAX_ATTEMPTS = 2
-ABANDONED = "The server stopped while this job was running, more than once; it was not resumed again."
-LEASE_LOST = "The worker running this job stopped answering, more than once; it was not resumed again."
+# One reason whether a restart (SQLite) or a lease that ran out (PostgreSQL, Celery workers) found the job.
+ABANDONED = "The server running this job stopped while it ran, more than once; it was not resumed again."
 
 Progress = Callable[[int], None]
 
@@ -79,6 +79,8 @@ class JobRunner:
         running those jobs: only jobs whose lease ran out are taken back, by the periodic sweep."""
         if not self.db.is_postgres:
             self.recover()
+        else:
+            self.sweep()  # at once, as recover() would: jobs of a replica that died long ago
         for i in range(self.workers):
             t = threading.Thread(target=self._loop, name=f"jobs-{i}", daemon=True)
             t.start()
@@ -139,7 +141,7 @@ class JobRunner:
                     job.status, job.updated = "queued", utcnow()
                     requeued.append(job.id)
                 else:
-                    job.status, job.error, job.updated = "failed", LEASE_LOST, utcnow()
+                    job.status, job.error, job.updated = "failed", ABANDONED, utcnow()
                     given_up.append(job)
             s.flush()  # before expunging: an expunged object's changes would never be written
             for job in given_up:
@@ -148,7 +150,7 @@ class JobRunner:
             self._dispatch(job_id)
         for job in given_up:  # outside the transaction: hooks open their own
             if job.kind in self.kinds:
-                self.kinds[job.kind].on_failure(job, LEASE_LOST)
+                self.kinds[job.kind].on_failure(job, ABANDONED)
 
     def stop(self) -> None:
         with self._wake:

@@ -9,8 +9,10 @@ from pathlib import Path
 from alembic import command
 from alembic.config import Config
 from sqlalchemy import Engine, create_engine, event
+from sqlalchemy.exc import DataError
 from sqlalchemy.orm import Session, sessionmaker
 
+from parlance.errors import BadRequest
 from parlance.settings import Settings
 
 MIGRATIONS = Path(__file__).parent / "migrations"
@@ -75,5 +77,11 @@ class Database:
 
     @contextmanager
     def session(self) -> Iterator[Session]:
-        with self._sessions.begin() as s:
-            yield s
+        try:
+            with self._sessions.begin() as s:
+                yield s
+        except DataError as exc:
+            # Input the database cannot hold or compare (PostgreSQL refuses NUL characters, integers out of
+            # range, strings over a column's length; SQLite takes them): the client's doing, and the
+            # transaction is rolled back, so nothing is half-written.
+            raise BadRequest(f"A value cannot be stored: {exc.orig}".strip()) from exc
