@@ -252,7 +252,7 @@ class RecognitionService:
     def submit(self, prepared: Prepared, audio: AudioParts, *, wait: bool = False) -> Future[dict[str, Any]]:
         """`run` on an engine worker. Requests (`wait=False`) are refused with 503 when every worker and
         queue slot is taken; background jobs (`wait=True`) block until a slot frees instead."""
-        return self.pool.submit(lambda: self.run(prepared, audio), wait=wait)
+        return self.pool.call(self.run, "run", prepared, audio, wait=wait)
 
     async def recognize(self, owner: str, audio: AudioParts, raw_params: Mapping[str, Any]) -> dict[str, Any]:
         """Prepare and run one request (HTTP, CLI): 503 rather than waiting when the engines are busy."""
@@ -349,7 +349,9 @@ class RecognitionService:
         self, prepared: Prepared, audio: bytes, content_type: str | None
     ) -> Future[BadRequest | None]:
         """`inactivity_so_far` on an engine worker (it decodes all the audio so far); 503 when all are busy."""
-        return self.pool.submit(lambda: self.inactivity_so_far(audio, content_type, prepared.params), wait=False)
+        return self.pool.call(
+            self.inactivity_so_far, "inactivity_so_far", audio, content_type, prepared.params, wait=False
+        )
 
     @staticmethod
     def _result(alternatives: list[Alternative], offset: float, params: RecognizeParams) -> dict[str, Any]:
