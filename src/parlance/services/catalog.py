@@ -36,8 +36,9 @@ log = logging.getLogger(__name__)
 
 def _builtin_versions() -> list[ModelVersion]:
     from parlance.engines import pocketsphinx, whisper
+    from parlance.engines.whisper.multilingual import multilingual_versions
 
-    return [pocketsphinx.builtin_version(), whisper.builtin_version()]
+    return [pocketsphinx.builtin_version(), whisper.builtin_version(), *multilingual_versions()]
 
 
 def read_manifest(directory: Path) -> ModelVersion:

@@ -3,15 +3,16 @@ rewritten to how the user wants the word shown ("fin tech" → "fintech", "fanny
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 
 from parlance.customization.spoken import spoken_words
 
 
-def phrase_key(text: str) -> tuple[str, ...]:
-    """How a phrase is matched: its spoken words (so "A. P. R." and "a p r" are the same key)."""
-    return tuple(spoken_words(text))
+def phrase_key(text: str, words: Callable[[str], list[str]] = spoken_words) -> tuple[str, ...]:
+    """How a phrase is matched: its spoken words (so "A. P. R." and "a p r" are the same key), split by
+    the language's rules (`customization.languages`) as transcripts are."""
+    return tuple(w.lower() for w in words(text))
 
 
 @dataclass(frozen=True)
