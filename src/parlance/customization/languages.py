@@ -26,7 +26,7 @@ from typing import Any
 
 from parlance.customization.spoken import spoken_words
 
-Splitter = Callable[[str], list[str]]
+Splitter = Callable[..., list[str]]  # text -> words; unspaced languages also take `keep` (words kept whole)
 
 _WORD = re.compile(r"[^\W_]+(?:['’-][^\W_]+)*", re.UNICODE)  # letters and digits, inner ' and - kept
 _PT_NUMBER = re.compile(r"^(\d+)(%?)$")
@@ -42,6 +42,7 @@ class TextRules:
     sentences: Splitter  # one line of text into sentences
     min_term_chars: int  # shorter corpus words are never prompt terms
     spaced: bool = True  # written with spaces between words (False: words come from a segmenter)
+    spellings: Callable[[str], list[str]] = lambda text: [text]  # how else a sounds-like may be written
 
 
 def whisper_code(language: str) -> str:
@@ -110,20 +111,43 @@ def _tagger() -> Any:
 _JA_SKIP = frozenset({"補助記号", "空白"})  # UniDic's parts of speech for punctuation and blanks
 
 
-def japanese_words(text: str) -> list[str]:
-    """Morphemes (UniDic short units) with punctuation dropped; Latin letters lower-cased."""
-    words = []
-    for node in _tagger()(text):
-        if node.feature.pos1 in _JA_SKIP:
+def _kept_apart(text: str, keep: frozenset[str]) -> list[tuple[str, bool]]:
+    """`text` cut into (piece, kept) around occurrences of `keep` strings, longest first."""
+    if not keep:
+        return [(text, False)]
+    pattern = re.compile("|".join(re.escape(k) for k in sorted(keep, key=len, reverse=True)), re.IGNORECASE)
+    pieces: list[tuple[str, bool]] = []
+    last = 0
+    for m in pattern.finditer(text):
+        pieces += [(text[last : m.start()], False), (m.group(0), True)]
+        last = m.end()
+    return pieces + [(text[last:], False)]
+
+
+def japanese_surface(text: str, keep: frozenset[str] = frozenset()) -> list[str]:
+    """Morphemes (UniDic short units), punctuation dropped. A segmentation depends on the context
+    ("ミライズ" alone is one word, in "アプリはミライズという" two), so the `keep` strings (custom words)
+    are cut out first and stay whole."""
+    words: list[str] = []
+    for piece, kept in _kept_apart(text, keep):
+        if kept:
+            words.append(piece)
             continue
-        surface = node.surface.strip()
-        if surface and _WORD.search(surface):
-            words.append(surface.lower())
+        words += [n.surface for n in _tagger()(piece) if n.feature.pos1 not in _JA_SKIP and _WORD.search(n.surface)]
     return words
 
 
-def japanese_surface(text: str) -> list[str]:
-    return [n.surface for n in _tagger()(text) if n.feature.pos1 not in _JA_SKIP and _WORD.search(n.surface)]
+def japanese_words(text: str, keep: frozenset[str] = frozenset()) -> list[str]:
+    """`japanese_surface` with Latin letters lower-cased, as transcripts show them."""
+    return [w.lower() for w in japanese_surface(text, keep)]
+
+
+def kana_spellings(text: str) -> list[str]:
+    """A reading in hiragana and in katakana: Whisper writes a word it does not know in either
+    ("りんぎ" or "リンギ"), whichever script the user wrote the sounds-like in."""
+    katakana = "".join(chr(ord(c) + 0x60) if "\u3041" <= c <= "\u3096" else c for c in text)
+    hiragana = "".join(chr(ord(c) - 0x60) if "\u30a1" <= c <= "\u30f6" else c for c in text)
+    return list(dict.fromkeys([text, katakana, hiragana]))
 
 
 def _english_surface(text: str) -> list[str]:
@@ -146,5 +170,29 @@ _RULES = {
     "en": TextRules("en", spoken_words, _english_surface, _english_sentences, 3),
     "pt": TextRules("pt", portuguese_words, _english_surface, _sentences, 3),
     "ko": TextRules("ko", korean_words, lambda t: _WORD.findall(t), _sentences, 2),
-    "ja": TextRules("ja", japanese_words, japanese_surface, _ja_sentences, 2, spaced=False),
+    "ja": TextRules("ja", japanese_words, japanese_surface, _ja_sentences, 2, spaced=False, spellings=kana_spellings),
 }
+
+
+# ---- custom words --------------------------------------------------------------------------------
+
+MAX_JA_CHARS = 25  # Watson: Japanese words and sounds-likes of at most 25 characters
+_KANA = re.compile(r"^[\u3041-\u3096\u30a1-\u30fa\u30fc\u30fb\u309b\u309c\s]+$")  # hiragana, katakana, ー, ・
+_HANGUL = re.compile(r"^[\uac00-\ud7a3\s]+$")  # Hangul syllables
+
+
+def sounds_like_errors(entries: list[str], language: str) -> list[dict[str, str]]:
+    """Watson-style `error` objects for rules of the model's language, beyond the common ones
+    (`sounds_like.validate_sounds_like`): a Japanese pronunciation is written in kana (what a Japanese
+    user writes a reading in: furigana), at most 25 characters; a Korean one in Hangul syllables."""
+    code = whisper_code(language)
+    errors: list[dict[str, str]] = []
+    for entry in entries:
+        text = entry.strip()
+        if code == "ja" and len(text) > MAX_JA_CHARS:
+            errors.append({entry: f"A Japanese sounds_like entry may have at most {MAX_JA_CHARS} characters."})
+        elif code == "ja" and not _KANA.match(text):
+            errors.append({entry: "A Japanese sounds_like entry must be written in full-width hiragana or katakana."})
+        elif code == "ko" and not _HANGUL.match(text):
+            errors.append({entry: "A Korean sounds_like entry must be written in Hangul."})
+    return errors

@@ -191,6 +191,9 @@ class RecognitionService:
     def prepare(self, owner: str, raw_params: Mapping[str, Any]) -> Prepared:
         """Check the options and resolve what they name (4xx for anything wrong); no audio needed."""
         params, warnings = self._parse(owner, raw_params)
+        model, renamed = self.catalog.equivalent(params.model)  # retired previous-generation names
+        if renamed:
+            params, warnings = params.model_copy(update={"model": model}), [*warnings, renamed]
         resolved = self._resolve(owner, params)
         warnings += resolved.warnings
         capabilities = self.pool.engine(resolved.version).capabilities

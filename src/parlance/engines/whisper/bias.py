@@ -29,8 +29,8 @@ import threading
 import time
 from collections import Counter
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass, field
-from functools import cache
+from dataclasses import dataclass, field, replace
+from functools import cache, partial
 from pathlib import Path
 from typing import Any
 
@@ -177,7 +177,8 @@ def user_rules(words: Iterable[dict[str, Any]], rules: TextRules = ENGLISH) -> t
         seen.add(display.lower())
         if not entry.get("mapping_only"):  # mapping-only words rewrite output but are not learned
             terms.append(Term(display=display, source="user", score=0.0))
-        sources = [word.replace("_", " ").replace("-", " "), display, *(entry.get("sounds_like") or [])]
+        spelled = [form for sounds in entry.get("sounds_like") or [] for form in rules.spellings(sounds)]
+        sources = [word.replace("_", " ").replace("-", " "), display, *spelled]
         for phrase in sources:
             key = phrase_key(phrase, rules.words)
             if not key:
@@ -306,7 +307,7 @@ def _cover(
         gain = pool.pop(best) - covered
         if not gain:
             break
-        text = best.strip().rstrip(".") + "."
+        text = best.strip() if best.strip()[-1:] in "。！？!?" else best.strip().rstrip(".") + "."
         cost = len(encode(" " + text))
         if spent + cost > budget:
             continue
@@ -330,6 +331,9 @@ def train_bias(
     started = time.perf_counter()
     progress(1)
     user_terms, rewrites = user_rules(words, rules)
+    if not rules.spaced:  # segment the corpora as decoding will: custom words kept whole
+        keep = Rewriter(rewrites).single_words
+        rules = replace(rules, words=partial(rules.words, keep=keep), surface=partial(rules.surface, keep=keep))
     texts = list(corpora.values())
     lines = [s.strip() for text in texts for line in text.splitlines() for s in rules.sentences(line) if s.strip()]
     progress(5)

@@ -232,7 +232,7 @@ class WhisperModel:
     def _hypothesis(self, ids: list[int], score: float, bias: WhisperBias | None) -> _Hypothesis:
         ids = [t for t in ids if t < self._eot]
         text = self.tokenizer.decode(ids).strip()
-        words = self.text_rules.words(text)
+        words = self._words(text, bias)
         if bias is not None:
             words = bias.rewriter.apply(words)
         cum = score * max(len(ids), 1)
@@ -265,7 +265,7 @@ class WhisperModel:
         """Spoken words of `hyp` with times and probabilities from cross-attention alignment."""
         alignment = self._fw.find_alignment(self.tokenizer, [hyp.tokens], encoded, num_frames)
         items = alignment[0] if alignment else []
-        pieces = self._word_pieces(items) if self.text_rules.spaced else self._segmented_pieces(items)
+        pieces = self._word_pieces(items) if self.text_rules.spaced else self._segmented_pieces(items, bias)
         if not pieces:
             return [Word(w, 0.0, 0.0, _prob(hyp.avg_logprob)) for w in hyp.words]
         texts = [p[0] for p in pieces]
@@ -279,7 +279,6 @@ class WhisperModel:
             last = end
         merged += pieces[last:]
         return [Word(t, round(s, 2), round(e, 2), round(c, 3)) for t, s, e, c in merged]
-
 
     def _word_pieces(self, items: list[dict[str, Any]]) -> list[tuple[str, float, float, float]]:
         """(word, start, end, probability) for languages written with spaces: Whisper aligns whole
@@ -295,7 +294,16 @@ class WhisperModel:
                 pieces.append((w, start + i * step, start + (i + 1) * step, float(item["probability"])))
         return pieces
 
-    def _segmented_pieces(self, items: list[dict[str, Any]]) -> list[tuple[str, float, float, float]]:
+    def _words(self, text: str, bias: WhisperBias | None) -> list[str]:
+        """Transcript words; without spaces to go by, a custom model's one-word patterns are kept whole
+        so that its rewrite rules find them."""
+        if self.text_rules.spaced or bias is None:
+            return self.text_rules.words(text)
+        return self.text_rules.words(text, keep=bias.rewriter.single_words)
+
+    def _segmented_pieces(
+        self, items: list[dict[str, Any]], bias: WhisperBias | None
+    ) -> list[tuple[str, float, float, float]]:
         """The same for languages without spaces (Japanese): Whisper aligns characters, the language's
         segmenter finds the words in the joined text, and each word spans its characters' times."""
         text = ""
@@ -309,7 +317,7 @@ class WhisperModel:
         lowered = text.lower()
         pieces: list[tuple[str, float, float, float]] = []
         cursor = 0
-        for word in self.text_rules.words(text):
+        for word in self._words(text, bias):
             at = lowered.find(word, cursor)
             if at < 0:  # the segmenter normalized the word: no times to give it but its neighbours'
                 last = pieces[-1][2] if pieces else (spans[0][0] if spans else 0.0)

@@ -36,6 +36,11 @@ class Rewriter:
         self._longest = max((len(p) for p in self._rules), default=0)
         self._firsts = {p[0] for p in self._rules}
 
+    @property
+    def single_words(self) -> frozenset[str]:
+        """Patterns of one word: in a language without spaces, the strings a segmenter must keep whole."""
+        return frozenset(p[0] for p in self._rules if len(p) == 1)
+
     def __bool__(self) -> bool:
         return bool(self._rules)
 
