@@ -155,6 +155,16 @@ class WhisperModel:
             scores.append(float(np.mean(means)))
         return scores
 
+    def language_probabilities(self, audio: np.ndarray) -> list[tuple[str, float]]:
+        """Whisper's spoken-language identification on (the first 30 s of) `audio`: each language code
+        with the probability of its language token after start-of-transcript, most likely first."""
+        if not self._ct2.is_multilingual:
+            raise EngineFailure(f"Model {self.version.version} cannot identify languages (it is English-only)")
+        audio = np.asarray(audio, dtype=np.float32).reshape(-1)[: WINDOW_SECONDS * SAMPLE_RATE]
+        encoded, _ = self._encode(audio)
+        (pairs,) = self._ct2.detect_language(encoded)
+        return [(token[2:-2], float(prob)) for token, prob in pairs]
+
     def _prompt_tokens(self, prompt: str) -> list[int]:
         return self.encode_text(" " + prompt.strip())[-PROMPT_BUDGET:]
 

@@ -88,6 +88,7 @@ def multilingual_versions() -> list[ModelVersion]:
                 "language": lang.whisper,
                 "model_parts": list(MODEL_PARTS),
                 "model_files": MODEL_FILES,
+                "language_identification": True,  # `POST /v1/detect_language` may use it
             },
         )
         for lang in LANGUAGES
