@@ -120,3 +120,12 @@ def test_silence_has_no_language(server: tuple[str, str]) -> None:
         auth=("apikey", apikey),
     )
     assert resp.status_code == 200 and resp.json() == {"results": [], "result_index": 0}
+
+
+def test_an_unknown_model_error_carries_the_transaction_id(server: tuple[str, str]) -> None:
+    """The SDK's integration test `test_models` looks for it in the exception's text."""
+    from ibm_cloud_sdk_core import ApiException
+
+    with pytest.raises(ApiException) as caught:
+        _sdk(*server).get_model("bogus")
+    assert caught.value.status_code == 404 and "X-global-transaction-id:" in str(caught.value)
