@@ -272,7 +272,7 @@ class RecognitionService:
             alternatives = self._alternatives(model, seg.samples, prepared)
             if not alternatives or not alternatives[0].transcript.strip():
                 continue
-            result = self._result(alternatives, seg.start, params)
+            result = self._result(alternatives, seg.start, params, prepared.version.language)
             if params.split_transcript_at_phrase_end or params.end_of_phrase_silence_time:
                 result["end_of_utterance"] = "end_of_data" if i == len(segments) - 1 else "silence"
             results.append(result)
@@ -334,14 +334,17 @@ class RecognitionService:
             raise _no_speech(timeout)
 
     @staticmethod
-    def _result(alternatives: list[Alternative], offset: float, params: RecognizeParams) -> dict[str, Any]:
+    def _result(
+        alternatives: list[Alternative], offset: float, params: RecognizeParams, language: str = "en-US"
+    ) -> dict[str, Any]:
         def text(t: str) -> str:
-            return format_transcript(t, params.smart_formatting, params.profanity_filter, params.redaction) + " "
+            shown = format_transcript(t, params.smart_formatting, params.profanity_filter, params.redaction, language)
+            return shown + " "
 
         best = alternatives[0]
         words = [(w.text, round(w.start + offset, 2), round(w.end + offset, 2), w.confidence) for w in best.words]
         first: dict[str, Any] = {"transcript": text(best.transcript), "confidence": round(best.confidence, 3)}
-        shown = format_words(words, params.smart_formatting, params.profanity_filter, params.redaction)
+        shown = format_words(words, params.smart_formatting, params.profanity_filter, params.redaction, language)
         if params.timestamps:
             first["timestamps"] = [[w, s, e] for w, s, e, _ in shown]
         if params.word_confidence:
