@@ -30,8 +30,11 @@ def serve(
     port: Annotated[int | None, typer.Option(help="Port to listen on.")] = None,
     data_dir: DataDir = None,
     no_auth: Annotated[bool, typer.Option("--no-auth", help="Development mode: no API keys.")] = False,
+    ssl_certfile: Annotated[Path | None, typer.Option(exists=True, dir_okay=False, help="TLS certificate.")] = None,
+    ssl_keyfile: Annotated[Path | None, typer.Option(exists=True, dir_okay=False, help="TLS key.")] = None,
 ) -> None:
-    """Run the HTTP server (SQLite, local files and in-process jobs by default)."""
+    """Run the HTTP server (SQLite, local files and in-process jobs by default); HTTPS and WSS with a
+    certificate and key."""
     import uvicorn
 
     from parlance.api.app import create_app
@@ -42,7 +45,16 @@ def serve(
     if settings.auth and not services.auth.has_keys():
         key = services.auth.create_key(instance_name="default")
         typer.echo(f"First start: created service instance {key.instance_id} with API key {key.apikey}", err=True)
-    uvicorn.run(create_app(settings, services), host=settings.host, port=settings.port, log_level="info")
+    if (ssl_certfile is None) != (ssl_keyfile is None):
+        raise typer.BadParameter("--ssl-certfile and --ssl-keyfile go together")
+    uvicorn.run(
+        create_app(settings, services),
+        host=settings.host,
+        port=settings.port,
+        log_level="info",
+        ssl_certfile=str(ssl_certfile) if ssl_certfile else None,
+        ssl_keyfile=str(ssl_keyfile) if ssl_keyfile else None,
+    )
 
 
 @app.command()

@@ -77,6 +77,22 @@ class SpeechModels(WireModel):
     models: list[SpeechModel]
 
 
+# -- spoken-language identification ------------------------------------------------------------------
+class LanguageInfo(WireModel):
+    language: str  # Watson's locale for a language the service serves ("ja-JP"), else ISO 639-1
+    confidence: float
+    timestamp: float  # seconds of speech heard when the language was identified
+
+
+class LanguageDetectionResult(WireModel):
+    language_info: list[LanguageInfo]
+
+
+class LanguageDetectionResults(WireModel):
+    results: list[LanguageDetectionResult]
+    result_index: int = 0
+
+
 # -- recognition results ---------------------------------------------------------------------------
 class SpeechRecognitionAlternative(WireModel):
     transcript: str

@@ -34,10 +34,20 @@ INSTALL_LOCK = ".install.lock"
 log = logging.getLogger(__name__)
 
 
+# Watson's previous-generation names for the languages served only by a next-generation model. IBM retired
+# them in 2023 and maps requests for them to the equivalent model; so does Parlance, with a warning.
+PREVIOUS_GENERATION = {
+    f"{locale}_{band}Model": f"{locale}_Multimedia"
+    for locale in ("ja-JP", "ko-KR", "pt-BR")
+    for band in ("Broadband", "Narrowband")
+}
+
+
 def _builtin_versions() -> list[ModelVersion]:
     from parlance.engines import pocketsphinx, whisper
+    from parlance.engines.whisper.multilingual import multilingual_versions
 
-    return [pocketsphinx.builtin_version(), whisper.builtin_version()]
+    return [pocketsphinx.builtin_version(), whisper.builtin_version(), *multilingual_versions()]
 
 
 def read_manifest(directory: Path) -> ModelVersion:
@@ -119,6 +129,18 @@ class Catalog:
         if base_model not in by_model:
             raise NotFound(f"Model {base_model} not found")
         return list(by_model[base_model])
+
+    def equivalent(self, name: str) -> tuple[str, str | None]:
+        """The model a name is served by, and a warning when that is another model: a retired
+        previous-generation name maps to its next-generation equivalent when no model has the name."""
+        by_model = self._current()
+        target = PREVIOUS_GENERATION.get(name)
+        if name in by_model or target is None or target not in by_model:
+            return name, None
+        return target, (
+            f"Model {name} is a previous-generation model that is no longer available; "
+            f"the request was served by its next-generation equivalent {target}."
+        )
 
     def newest(self, base_model: str) -> ModelVersion:
         return self.versions(base_model)[-1]

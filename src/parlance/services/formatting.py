@@ -19,8 +19,16 @@ PROFANITY = frozenset(
 )
 
 
-def smart_format(transcript: str) -> str:
-    """Numbers to digits ("twenty five percent" → "25 %"), as Watson's smart_formatting does."""
+def smart_format(transcript: str, language: str = "en-US") -> str:
+    """Numbers to digits ("twenty five percent" → "25%"), as Watson's smart_formatting does, in the
+    transcript's language: text2num reads English and Portuguese ("vinte e três por cento" → "23%").
+    Japanese and Korean transcripts already show numerals as Whisper writes them (digits, before a
+    counter), so they are left as they are."""
+    code = language.split("-", 1)[0].lower()
+    if code == "pt":
+        return alpha2digit(re.sub(r"\bpor cento\b", "%", transcript), "pt").replace(" %", "%")
+    if code != "en":
+        return transcript
     text = alpha2digit(transcript, "en")
     return re.sub(r"(\d) percent\b", r"\1%", text)
 
@@ -41,9 +49,11 @@ def redact(transcript: str) -> str:
     return re.sub(r"\d(?:[\d.,]*\d)?(?: \d(?:[\d.,]*\d)?)*", mask, transcript)
 
 
-def format_transcript(transcript: str, smart: bool, profanity: bool, redaction: bool = False) -> str:
+def format_transcript(
+    transcript: str, smart: bool, profanity: bool, redaction: bool = False, language: str = "en-US"
+) -> str:
     """The transcript as shown: smart formatting, then redaction (which implies it), then masking."""
-    text = smart_format(transcript) if smart or redaction else transcript
+    text = smart_format(transcript, language) if smart or redaction else transcript
     text = redact(text) if redaction else text
     return censor(text) if profanity else text
 
@@ -51,14 +61,16 @@ def format_transcript(transcript: str, smart: bool, profanity: bool, redaction: 
 TimedWord = tuple[str, float, float, float]  # word, start, end, confidence
 
 
-def format_words(words: list[TimedWord], smart: bool, profanity: bool, redaction: bool = False) -> list[TimedWord]:
+def format_words(
+    words: list[TimedWord], smart: bool, profanity: bool, redaction: bool = False, language: str = "en-US"
+) -> list[TimedWord]:
     """The timed words as the transcript shows them: smart-formatted tokens get the times of the
     spoken words they replace ("twenty five" 1.0-1.6 -> "25" 1.0-1.6, with the lower confidence), and
     redaction and masking apply here as in the transcript (`format_transcript`). The formatter rewrites
     text, so its tokens are matched back to the spoken words by sequence alignment."""
     if (smart or redaction) and words:
         spoken = [w[0] for w in words]
-        tokens = smart_format(" ".join(spoken)).split()
+        tokens = smart_format(" ".join(spoken), language).split()
         timed: list[TimedWord] = []
         matcher = SequenceMatcher(None, [w.lower() for w in spoken], [t.lower() for t in tokens], autojunk=False)
         for op, i1, i2, j1, j2 in matcher.get_opcodes():

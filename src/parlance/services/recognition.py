@@ -193,6 +193,9 @@ class RecognitionService:
     def prepare(self, owner: str, raw_params: Mapping[str, Any]) -> Prepared:
         """Check the options and resolve what they name (4xx for anything wrong); no audio needed."""
         params, warnings = self._parse(owner, raw_params)
+        model, renamed = self.catalog.equivalent(params.model)  # retired previous-generation names
+        if renamed:
+            params, warnings = params.model_copy(update={"model": model}), [*warnings, renamed]
         resolved = self._resolve(owner, params)
         warnings += resolved.warnings
         capabilities = self.pool.engine(resolved.version).capabilities
@@ -273,7 +276,7 @@ class RecognitionService:
             last = None
             if not alternatives or not alternatives[0].transcript.strip():
                 continue
-            last = self._result(alternatives, seg.start, params)
+            last = self._result(alternatives, seg.start, params, prepared.version.language)
             if params.split_transcript_at_phrase_end or params.end_of_phrase_silence_time:
                 last["end_of_utterance"] = "silence"
             results.append(last)
@@ -354,14 +357,17 @@ class RecognitionService:
         )
 
     @staticmethod
-    def _result(alternatives: list[Alternative], offset: float, params: RecognizeParams) -> dict[str, Any]:
+    def _result(
+        alternatives: list[Alternative], offset: float, params: RecognizeParams, language: str = "en-US"
+    ) -> dict[str, Any]:
         def text(t: str) -> str:
-            return format_transcript(t, params.smart_formatting, params.profanity_filter, params.redaction) + " "
+            shown = format_transcript(t, params.smart_formatting, params.profanity_filter, params.redaction, language)
+            return shown + " "
 
         best = alternatives[0]
         words = [(w.text, round(w.start + offset, 2), round(w.end + offset, 2), w.confidence) for w in best.words]
         first: dict[str, Any] = {"transcript": text(best.transcript), "confidence": round(best.confidence, 3)}
-        shown = format_words(words, params.smart_formatting, params.profanity_filter, params.redaction)
+        shown = format_words(words, params.smart_formatting, params.profanity_filter, params.redaction, language)
         if params.timestamps:
             first["timestamps"] = [[w, s, e] for w, s, e, _ in shown]
         if params.word_confidence:

@@ -101,7 +101,8 @@ class RecognitionStream:
         alternatives = self._service._alternatives(model, segment.samples, self._prepared)
         if not alternatives or not alternatives[0].transcript.strip():
             return None
-        return self._service._result(alternatives, segment.start, self._prepared.params)
+        prepared = self._prepared
+        return self._service._result(alternatives, segment.start, prepared.params, prepared.version.language)
 
     def _message(self, results: list[dict[str, Any]], start: int | None = None, extra: Sequence[str] = ()) -> Message:
         index = self.result_index if start is None else start

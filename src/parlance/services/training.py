@@ -72,13 +72,13 @@ class Training:
 
     # -- corpus analysis -------------------------------------------------------------------
     def analyzer(self, version: ModelVersion) -> Any:
-        from parlance.customization.text import normalize_corpus
+        from parlance.customization.languages import corpus_sentences
 
         engine = self.pool.engine(version)
 
         def analyze(text: str, media_type: str) -> tuple[int, dict[str, int]]:
             counts: Counter[str] = Counter()
-            for sentence in normalize_corpus(text):
+            for sentence in corpus_sentences(text, version.language):  # words as the language counts them
                 counts.update(sentence)
             total = sum(counts.values())
             if engine.capabilities.generation != "previous":

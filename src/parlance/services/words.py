@@ -10,6 +10,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from parlance.customization.languages import sounds_like_errors
 from parlance.customization.sounds_like import validate_sounds_like
 from parlance.errors import BadRequest, NotFound
 from parlance.services.custom_models import CustomModels
@@ -58,6 +59,13 @@ def parse_word(item: Any, word: str | None = None) -> dict[str, Any]:
     return {"word": word, "sounds_like": sounds_like, "display_as": display_as, "mapping_only": mapping_only}
 
 
+def _sounds_like_errors(entries: list[str], language: str) -> list[dict[str, str]]:
+    """Watson's common rules, then those of the model's language (one error per entry at most)."""
+    errors = validate_sounds_like(entries)
+    flagged = {key for e in errors for key in e}
+    return errors + [e for e in sounds_like_errors(entries, language) if not flagged & e.keys()]
+
+
 class Words:
     def __init__(self, models: CustomModels) -> None:
         self.models = models
@@ -80,7 +88,7 @@ class Words:
             row = self.models.get_row(s, owner, cid, lock=True)
             self.models.ensure_idle(s, row, "changed")
             for w in words:
-                self._upsert(s, cid, w, validate_sounds_like(w["sounds_like"]))
+                self._upsert(s, cid, w, _sounds_like_errors(w["sounds_like"], row.language))
             self.models.data_changed(s, row)
             row.status = "pending"  # until the job below has looked at the batch
         self.models.jobs.enqueue("add_words", cid, {"words": [w["word"] for w in words]})
@@ -94,11 +102,11 @@ class Words:
 
     def add_one(self, owner: str, cid: str, word: str, body: Any) -> None:
         w = parse_word(body if body is not None else {}, word)
-        errors = validate_sounds_like(w["sounds_like"])
-        if errors:
-            raise BadRequest(next(iter(errors[0].values())))
         with self.db.session() as s:
             row = self.models.get_row(s, owner, cid, lock=True)
+            errors = _sounds_like_errors(w["sounds_like"], row.language)
+            if errors:
+                raise BadRequest(next(iter(errors[0].values())))
             self.models.ensure_idle(s, row, "changed")
             self._upsert(s, cid, w, [])
             self.models.data_changed(s, row)

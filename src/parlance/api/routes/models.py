@@ -39,7 +39,7 @@ def speech_model(
 
 
 def _model(svc: ServicesDep, request: Request, name: str) -> dict[str, Any]:
-    newest = svc.catalog.newest(name)
+    newest = svc.catalog.newest(svc.catalog.equivalent(name)[0])  # a retired name shows what serves it
     base = (svc.settings.public_url or str(request.base_url)).rstrip("/")
     dates = svc.lifecycle.base_dates(newest)
     return speech_model(newest, base, svc.pool.engine(newest).capabilities.generation, dates)

