@@ -1,0 +1,207 @@
+"""Custom acoustic models for PocketSphinx: MLLR and/or MAP adaptation of the base acoustic model.
+
+Steps (reference: sphinx-adaptation.md): utterances with a transcript are used as given (after checking
+every word against the dictionary); the others are decoded first (with the custom language model when one
+is given) and only their confident stretches are kept, cut at the pauses around them, since a wrong
+transcript teaches the model wrong sounds. Features are computed as the decoder computes them, `bw`
+accumulates statistics (its log says which utterances it dropped), then with little aligned speech only a
+global MLLR transform is estimated (8 KB, robust); with more, MAP re-estimates the Gaussians themselves, and
+an MLLR transform estimated on top of the MAP model (a second `bw` pass) mops up what MAP left.
+
+The artifact directory holds `model.json` (what was done) and `mllr_matrix` and/or `hmm/` (a MAP model).
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import time
+import wave
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from parlance.engines.base import AdaptationInput, AdaptationUtterance, DecodeOptions, ModelVersion, ProgressCallback
+from parlance.engines.pocketsphinx import sphinxtrain
+from parlance.engines.pocketsphinx.dictionary import read_dictionary, word_key
+from parlance.engines.pocketsphinx.version import model_files
+from parlance.errors import BadRequest
+
+# Below this much aligned speech MAP over-fits (reference §5: 10 utterances gain as much with MLLR alone).
+MAP_MIN_SECONDS = 90.0
+# First-pass decoding: a word is trusted from this posterior on; a stretch needs this many trusted words.
+CONFIDENT_WORD = 0.85
+MIN_STRETCH_WORDS = 3
+EDGE_SECONDS = 0.15  # audio kept around a stretch when no neighbouring word bounds it
+RATE = 16000
+
+
+@dataclass(frozen=True)
+class Prepared:
+    uid: str
+    transcript: str
+    seconds: float
+    source: str  # "transcript" | "decoded"
+
+
+def read_wav(path: Path, start: float = 0.0, end: float | None = None) -> np.ndarray:
+    with wave.open(str(path), "rb") as w:
+        if w.getframerate() != RATE or w.getnchannels() != 1 or w.getsampwidth() != 2:
+            raise BadRequest(f"Adaptation audio must be 16 kHz mono 16-bit: {path.name}")
+        first = int(start * RATE)
+        w.setpos(min(first, w.getnframes()))
+        count = w.getnframes() - first if end is None else int((end - start) * RATE)
+        return np.frombuffer(w.readframes(max(0, count)), "<i2")
+
+
+def write_wav(path: Path, pcm: np.ndarray) -> None:
+    with wave.open(str(path), "wb") as w:
+        w.setnchannels(1)
+        w.setsampwidth(2)
+        w.setframerate(RATE)
+        w.writeframes(pcm.astype("<i2").tobytes())
+
+
+def dictionary_path(version: ModelVersion, data: AdaptationInput) -> Path:
+    """The custom language model's dictionary (base words plus its custom words) when given."""
+    if data.language is not None and (data.language.path / "custom.dict").is_file():
+        return data.language.path / "custom.dict"
+    return model_files(version)["dict"]
+
+
+def check_transcript(text: str, vocabulary: dict[str, Any]) -> tuple[str | None, list[str]]:
+    """(lower-case transcript, []) when every word is in the dictionary, else (None, unknown words)."""
+    words = [word_key(w) for w in text.split()]
+    unknown = [w for w in words if w not in vocabulary]
+    return (" ".join(words) if words and not unknown else None), unknown
+
+
+def confident_stretches(words: list[Any], duration: float) -> list[tuple[float, float, str]]:
+    """Runs of at least MIN_STRETCH_WORDS trusted words, as (start, end, text); a run is cut halfway
+    into the gaps to its untrusted neighbours, so that no part of a doubtful word is kept."""
+    out: list[tuple[float, float, str]] = []
+    run: list[int] = []
+    for i in range(len(words) + 1):
+        if i < len(words) and words[i].confidence >= CONFIDENT_WORD:
+            run.append(i)
+            continue
+        if len(run) >= MIN_STRETCH_WORDS:
+            first, last = words[run[0]], words[run[-1]]
+            start = (words[run[0] - 1].end + first.start) / 2 if run[0] > 0 else max(0.0, first.start - EDGE_SECONDS)
+            after = run[-1] + 1
+            end = (last.end + words[after].start) / 2 if after < len(words) else min(duration, last.end + EDGE_SECONDS)
+            out.append((start, end, " ".join(words[j].text for j in run)))
+        run = []
+    return out
+
+
+class Adapter:
+    """One adaptation run in a work folder; `run` writes the artifact into `out_dir`."""
+
+    def __init__(self, version: ModelVersion, data: AdaptationInput, out_dir: Path, progress: ProgressCallback):
+        self.version, self.data, self.out_dir, self.progress = version, data, out_dir, progress
+        self.files = model_files(version)
+        self.work = out_dir / ".work"
+        self.wavs = self.work / "wav"
+        self.dictionary = dictionary_path(version, data)
+        self.notes: dict[str, Any] = {"dropped": {}, "unknown_words": []}
+
+    def run(self) -> dict[str, Any]:
+        started = time.monotonic()
+        self.wavs.mkdir(parents=True)
+        hmm = self.files["hmm"]
+        prepared = sphinxtrain.prepare_base(hmm, self.data.cache_dir / self.version.version)
+        utterances = self._transcribed() + self._decoded()
+        self.progress(55)
+        if not utterances:
+            raise BadRequest(
+                "No usable speech for adaptation: no transcript matched the dictionary and no stretch of the "
+                "audio was recognized confidently enough"
+            )
+        ids = [u.uid for u in utterances]
+        texts = [u.transcript for u in utterances]
+        sphinxtrain.features(hmm, self.wavs, ids, self.work / "feat")
+        self.progress(60)
+        acc = sphinxtrain.accumulate(hmm, prepared, prepared / "mixture_weights", self.dictionary, ids, texts, self.work)
+        self.notes["dropped"].update(acc.dropped)
+        used = [u for u in utterances if u.uid in set(acc.used)]
+        if not used:
+            raise BadRequest("The adaptation tool could not align any utterance with its transcript")
+        seconds = sum(u.seconds for u in used)
+        self.progress(80)
+        method = "map+mllr" if seconds >= MAP_MIN_SECONDS else "mllr"
+        if method == "mllr":
+            sphinxtrain.solve_mllr(hmm, acc.accum_dir, self.out_dir / "mllr_matrix")
+        else:
+            sphinxtrain.map_adapt(hmm, prepared, acc.accum_dir, self.out_dir / "hmm", self.work / "map_mixw")
+            self.progress(88)
+            second = sphinxtrain.accumulate(
+                self.out_dir / "hmm", prepared, self.work / "map_mixw", self.dictionary, ids, texts, self.work
+            )
+            sphinxtrain.solve_mllr(self.out_dir / "hmm", second.accum_dir, self.out_dir / "mllr_matrix")
+        summary = {
+            "method": method,
+            "utterances": len(used),
+            "seconds": round(seconds, 2),
+            "transcripts": {s: sum(1 for u in used if u.source == s) for s in ("transcript", "decoded")},
+            "dropped": len(self.notes["dropped"]),
+            "unknown_words": sorted(set(self.notes["unknown_words"]))[:50],
+            "dictionary": "custom" if self.dictionary != self.files["dict"] else "base",
+            "train_seconds": round(time.monotonic() - started, 2),
+        }
+        (self.out_dir / "model.json").write_text(json.dumps(summary, indent=1))
+        shutil.rmtree(self.work, ignore_errors=True)
+        self.progress(99)
+        return summary
+
+    def _transcribed(self) -> list[Prepared]:
+        vocabulary = read_dictionary(self.dictionary)
+        out: list[Prepared] = []
+        for n, utt in enumerate(u for u in self.data.utterances if u.transcript is not None):
+            assert utt.transcript is not None
+            text, unknown = check_transcript(utt.transcript, vocabulary)
+            if text is None:
+                self.notes["unknown_words"] += unknown
+                self.notes["dropped"][utt.label] = f"words not in the dictionary: {', '.join(unknown[:5])}"
+                continue
+            pcm = read_wav(utt.audio, utt.start, utt.end)
+            uid = f"t{n:06d}"
+            write_wav(self.wavs / f"{uid}.wav", pcm)
+            out.append(Prepared(uid, text, len(pcm) / RATE, "transcript"))
+        return out
+
+    def _decoded(self) -> list[Prepared]:
+        pending = [u for u in self.data.utterances if u.transcript is None]
+        if not pending:
+            return []
+        from parlance.engines.pocketsphinx.model import PocketSphinxModel, to_pcm16
+
+        model = PocketSphinxModel(self.version)
+        options = DecodeOptions(custom=self.data.language)
+        out: list[Prepared] = []
+        for n, utt in enumerate(pending):
+            pcm = read_wav(utt.audio, utt.start, utt.end)
+            samples = pcm.astype(np.float32) / 32768.0
+            alternatives = model.transcribe(samples, options)
+            words = list(alternatives[0].words) if alternatives else []
+            for k, (start, end, text) in enumerate(confident_stretches(words, len(pcm) / RATE)):
+                piece = np.frombuffer(to_pcm16(samples[int(start * RATE) : int(end * RATE)]), "<i2")
+                uid = f"d{n:06d}-{k:03d}"
+                write_wav(self.wavs / f"{uid}.wav", piece)
+                out.append(Prepared(uid, " ".join(word_key(w) for w in text.split()), len(piece) / RATE, "decoded"))
+            self.progress(5 + int(50 * (n + 1) / len(pending)))
+        return out
+
+
+def adapt(version: ModelVersion, data: AdaptationInput, out_dir: Path, progress: ProgressCallback) -> dict[str, Any]:
+    """Build a custom acoustic model for `version` into `out_dir` (empty); returns its summary."""
+    adapter = Adapter(version, data, out_dir, progress)
+    try:
+        return adapter.run()
+    finally:
+        shutil.rmtree(adapter.work, ignore_errors=True)
+
+
+__all__ = ["AdaptationUtterance", "adapt"]
