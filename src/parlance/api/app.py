@@ -16,7 +16,15 @@ from parlance.api.azure import models as azure_models
 from parlance.api.azure import speech as azure_speech
 from parlance.api.azure import transcriptions as azure_transcriptions
 from parlance.api.azure.context import API_VERSIONS
-from parlance.api.routes import customizations, identity, models, recognitions, recognize, recognize_stream
+from parlance.api.routes import (
+    acoustic_customizations,
+    customizations,
+    identity,
+    models,
+    recognitions,
+    recognize,
+    recognize_stream,
+)
 from parlance.api.schemas import Health
 from parlance.api.transaction import TransactionIdMiddleware
 from parlance.services.container import Services
@@ -40,7 +48,8 @@ def create_app(settings: Settings, services: Services | None = None) -> FastAPI:
     errors.install(app)
     openapi.install(app)
     app.add_middleware(TransactionIdMiddleware)
-    for module in (identity, models, recognize, recognize_stream, recognitions, customizations):
+    routers = (identity, models, recognize, recognize_stream, recognitions, customizations, acoustic_customizations)
+    for module in routers:
         app.include_router(module.router)
     for version in API_VERSIONS:  # the Azure API, v3.1 and v3.2 paths alike
         for azure in (azure_models, azure_endpoints, azure_datasets, azure_transcriptions):

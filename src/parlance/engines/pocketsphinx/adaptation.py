@@ -124,7 +124,8 @@ class Adapter:
         texts = [u.transcript for u in utterances]
         sphinxtrain.features(hmm, self.wavs, ids, self.work / "feat")
         self.progress(60)
-        acc = sphinxtrain.accumulate(hmm, prepared, prepared / "mixture_weights", self.dictionary, ids, texts, self.work)
+        mixw = prepared / "mixture_weights"
+        acc = sphinxtrain.accumulate(hmm, prepared, mixw, self.dictionary, ids, texts, self.work)
         self.notes["dropped"].update(acc.dropped)
         used = [u for u in utterances if u.uid in set(acc.used)]
         if not used:
