@@ -99,7 +99,7 @@ def read_zip(data: bytes) -> Archive:
             raise BadRequest(f"Archive member '{info.filename}' is a symbolic link; links are not accepted")
         if info.is_dir():
             continue
-        if mode and not stat.S_ISREG(mode):
+        if stat.S_IFMT(mode) and not stat.S_ISREG(mode):
             raise BadRequest(f"Archive member '{info.filename}' is not a regular file")
         if info.flag_bits & 0x1:
             raise BadRequest(f"Archive member '{info.filename}' is encrypted")
