@@ -3,6 +3,7 @@ archive attacks); adaptation quality is tested with the real engine in tests/e2e
 
 from __future__ import annotations
 
+import hashlib
 import io
 import json
 import tarfile
@@ -54,7 +55,7 @@ def server(tmp_path: Path) -> Iterator[LiveServer]:
     registry.register(FakeAdaptingEngine())
     registry.register(FakeEngine("fake-next", "next"))
     builtins = [fake_version(PG, "fake-adapting"), fake_version(NG, "fake-next")]
-    settings = Settings(data_dir=tmp_path / "data", acoustic_min_minutes=0.1)
+    settings = Settings(data_dir=tmp_path / "data", acoustic_min_minutes=0.04)
     services = Services.build(settings, registry=registry, builtins=builtins)
     key = services.auth.create_key(instance_name="tests")
     port = free_port()
@@ -258,3 +259,75 @@ def test_archive_attacks_are_refused_and_leave_nothing(server: LiveServer, attac
     assert http.get(f"/v1/acoustic_customizations/{cid}/audio").json() == {"total_minutes_of_audio": 0, "audio": []}
     assert not (server.data_dir / "artifacts" / cid).exists()
     assert not list((server.data_dir).rglob("evil.wav"))
+
+
+def install_v2(server: LiveServer, tmp_path: Path) -> str:
+    src = tmp_path / "v2"
+    src.mkdir()
+    (src / "weights.bin").write_bytes(b"new weights")
+    version = f"{PG}.v2026-02-01"
+    manifest = {
+        "base_model": PG,
+        "version": version,
+        "engine": "fake-adapting",
+        "language": "en-US",
+        "created": "2026-02-01T00:00:00+00:00",
+        "files": {"weights.bin": hashlib.sha256(b"new weights").hexdigest()},
+    }
+    (src / "manifest.json").write_text(json.dumps(manifest))
+    assert server.services is not None
+    server.services.catalog.install(src)
+    return version
+
+
+def wait_lm(stt: SpeechToTextV1, cid: str, statuses: set[str]) -> dict[str, Any]:
+    deadline = time.monotonic() + 30
+    while (model := stt.get_language_model(cid).get_result())["status"] not in statuses:
+        assert time.monotonic() < deadline, model
+        time.sleep(0.05)
+    return dict(model)
+
+
+def test_seed_000_upgrade_of_language_and_acoustic_models_together(server: LiveServer, tmp_path: Path) -> None:
+    stt = sdk(server)
+    v1 = f"{PG}.v2026-01-01"
+    lm = stt.create_language_model("words", PG).get_result()["customization_id"]
+    stt.add_word(lm, "zzquux").get_result()
+    wait_lm(stt, lm, {"ready"})
+    stt.train_language_model(lm).get_result()
+    wait_lm(stt, lm, {"available"})
+    am = stt.create_acoustic_model("voice", PG).get_result()["customization_id"]
+    stt.add_audio(am, "clip", WAV, content_type="audio/wav").get_result()
+    wait_model(stt, am, {"ready"})
+    stt.train_acoustic_model(am, custom_language_model_id=lm).get_result()
+    wait_model(stt, am, {"available"})
+
+    def recognize(**params: Any) -> dict[str, Any]:
+        ids = {"language_customization_id": lm, "acoustic_customization_id": am}
+        return dict(stt.recognize(io.BytesIO(WAV), content_type="audio/wav", **ids, **params).get_result())
+
+    assert "warnings" not in recognize()
+    v2 = install_v2(server, tmp_path)
+    # the language model must be upgraded first
+    with pytest.raises(ApiException) as err:
+        stt.upgrade_acoustic_model(am, custom_language_model_id=lm)
+    assert err.value.status_code == 400 and "upgrade the language model first" in err.value.message
+    stt.upgrade_language_model(lm).get_result()
+    assert wait_lm(stt, lm, {"available"})["versions"] == [v1, v2]
+    # only one of the two upgraded: the version both have (the old one) is used, with Watson's warning
+    assert "previous version of base model" in recognize()["warnings"][0]
+    stt.upgrade_acoustic_model(am).get_result()
+    assert wait_model(stt, am, {"available"})["versions"] == [v1, v2]
+    # again with the upgraded language model; then nothing changed: force is needed
+    stt.upgrade_acoustic_model(am, custom_language_model_id=lm).get_result()
+    wait_model(stt, am, {"available"})
+    with pytest.raises(ApiException) as err:
+        stt.upgrade_acoustic_model(am, custom_language_model_id=lm)
+    assert err.value.status_code == 400 and err.value.message == "No input data modified since last training"
+    stt.upgrade_acoustic_model(am, custom_language_model_id=lm, force=True).get_result()
+    wait_model(stt, am, {"available"})
+    assert "warnings" not in recognize()  # both on the new version
+    assert "previous version of base model" in recognize(base_model_version=v1)["warnings"][0]
+    assert server.services is not None
+    meta = server.services.acoustic.artifact_meta(am, v2)
+    assert meta["language_customization_id"] == lm
