@@ -17,7 +17,7 @@ import json
 import shutil
 import time
 import wave
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -25,7 +25,7 @@ import numpy as np
 
 from parlance.engines.base import AdaptationInput, AdaptationUtterance, DecodeOptions, ModelVersion, ProgressCallback
 from parlance.engines.pocketsphinx import sphinxtrain
-from parlance.engines.pocketsphinx.dictionary import read_dictionary, word_key
+from parlance.engines.pocketsphinx.dictionary import Pronouncer, read_dictionary, word_key, write_dictionary
 from parlance.engines.pocketsphinx.version import model_files
 from parlance.errors import BadRequest
 
@@ -149,7 +149,7 @@ class Adapter:
             "transcripts": {s: sum(1 for u in used if u.source == s) for s in ("transcript", "decoded")},
             "dropped": len(self.notes["dropped"]),
             "unknown_words": sorted(set(self.notes["unknown_words"]))[:50],
-            "dictionary": "custom" if self.dictionary != self.files["dict"] else "base",
+            "generated_pronunciations": self.notes.get("generated_pronunciations", 0),
             "train_seconds": round(time.monotonic() - started, 2),
         }
         (self.out_dir / "model.json").write_text(json.dumps(summary, indent=1))
@@ -158,20 +158,39 @@ class Adapter:
         return summary
 
     def _transcribed(self) -> list[Prepared]:
+        given = [u for u in self.data.utterances if u.transcript is not None]
+        if not given:
+            return []
+        self._pronounce_unknown(given)
         vocabulary = read_dictionary(self.dictionary)
         out: list[Prepared] = []
-        for n, utt in enumerate(u for u in self.data.utterances if u.transcript is not None):
+        for n, utt in enumerate(given):
             assert utt.transcript is not None
             text, unknown = check_transcript(utt.transcript, vocabulary)
             if text is None:
                 self.notes["unknown_words"] += unknown
-                self.notes["dropped"][utt.label] = f"words not in the dictionary: {', '.join(unknown[:5])}"
+                self.notes["dropped"][utt.label] = f"words without a pronunciation: {', '.join(unknown[:5])}"
                 continue
             pcm = read_wav(utt.audio, utt.start, utt.end)
             uid = f"t{n:06d}"
             write_wav(self.wavs / f"{uid}.wav", pcm)
             out.append(Prepared(uid, text, len(pcm) / RATE, "transcript"))
         return out
+
+    def _pronounce_unknown(self, given: list[AdaptationUtterance]) -> None:
+        """Transcript words missing from the dictionary get a generated pronunciation (as custom words do)
+        in a dictionary of this run, rather than losing their utterances."""
+        vocabulary = read_dictionary(self.dictionary)
+        unknown = sorted({w for u in given for w in check_transcript(u.transcript or "", vocabulary)[1]})
+        if not unknown:
+            return
+        pronouncer = Pronouncer(vocabulary)
+        pronouncer.prepare(unknown)
+        custom = {w: [" ".join(phones)] for w in unknown if (phones := pronouncer.pronounce(w))}
+        path = self.work / "adaptation.dict"
+        write_dictionary(self.dictionary, path, custom)
+        self.dictionary = path
+        self.notes["generated_pronunciations"] = len(custom)
 
     def _decoded(self) -> list[Prepared]:
         pending = [u for u in self.data.utterances if u.transcript is None]
@@ -181,12 +200,17 @@ class Adapter:
 
         model = PocketSphinxModel(self.version)
         options = DecodeOptions(custom=self.data.language)
+        vocabulary = read_dictionary(self.dictionary)
         out: list[Prepared] = []
         for n, utt in enumerate(pending):
             pcm = read_wav(utt.audio, utt.start, utt.end)
             samples = pcm.astype(np.float32) / 32768.0
             alternatives = model.transcribe(samples, options)
-            words = list(alternatives[0].words) if alternatives else []
+            # a word shown in another form (display_as) has no pronunciation under that name: not trusted
+            words = [
+                w if word_key(w.text) in vocabulary else replace(w, confidence=0.0)
+                for w in (alternatives[0].words if alternatives else ())
+            ]
             for k, (start, end, text) in enumerate(confident_stretches(words, len(pcm) / RATE)):
                 piece = np.frombuffer(to_pcm16(samples[int(start * RATE) : int(end * RATE)]), "<i2")
                 uid = f"d{n:06d}-{k:03d}"
