@@ -6,11 +6,13 @@ synthesized with tests/data/synth.sh, the PocketSphinx engine adapts on it with 
 are recognized with the base and the adapted model. Synthesized audio is cached in a temp folder.
 
     python bench/acoustic.py [--voices slt rms en] [--minutes 10] [--no-untranscribed]
+    python bench/acoustic.py --grammars [--voices ...] [--sentences 36] [--seed 7]   # bench/grammars.py's test
 """
 
 from __future__ import annotations
 
 import argparse
+import asyncio
 import random
 import shutil
 import subprocess
@@ -109,7 +111,13 @@ def main() -> None:
     ap.add_argument("--voices", nargs="+", default=["slt", "rms", "en"])
     ap.add_argument("--minutes", type=float, default=10.0)
     ap.add_argument("--no-untranscribed", action="store_true", help="skip adaptation without transcripts")
+    ap.add_argument("--grammars", action="store_true", help="grammar sentence accuracy with adapted models instead")
+    ap.add_argument("--sentences", type=int, default=36)
+    ap.add_argument("--seed", type=int, default=7)
     args = ap.parse_args()
+    if args.grammars:
+        grammar_accuracy(args.voices, args.sentences, args.seed, args.minutes)
+        return
     version, engine = builtin_version(), PocketSphinxEngine()
     model = engine.load(version)
     text = adaptation_text(args.minutes * 60)
@@ -142,3 +150,64 @@ def main() -> None:
 
 if __name__ == "__main__":
     main()
+
+
+def grammar_accuracy(voices: list[str], total: int, seed: int, minutes: float) -> None:
+    """bench/grammars.py's sentences on en-US_BroadbandModel, with an acoustic model adapted to each voice
+    (through the service layer: a zip of the voice's adaptation speech with transcripts, then training)."""
+    import io
+    import zipfile
+
+    from bench.grammars import recognize, trained
+    from bench.grammars import sentences as grammar_sentences
+    from parlance.services.container import Services
+    from parlance.settings import Settings
+
+    base = "en-US_BroadbandModel"
+    items = grammar_sentences(total, seed)
+    text = adaptation_text(minutes * 60)
+    with tempfile.TemporaryDirectory() as data:
+        svc = Services.build(Settings(data_dir=Path(data), auth=False))
+        svc.start()
+        owner = svc.auth.ensure_dev_instance()
+        try:
+            lm = trained(svc, owner, base)
+            for voice in voices:
+                buf = io.BytesIO()
+                with zipfile.ZipFile(buf, "w") as zf:
+                    for i, line in enumerate(text):
+                        zf.write(synth(voice, line, f"adapt-{i:04d}"), f"u{i:04d}.wav")
+                        zf.writestr(f"u{i:04d}.txt", line)
+                am = svc.acoustic.create(owner, {"name": f"voice-{voice}", "base_model_name": base})
+                svc.acoustic_audio.add(owner, am, "speech", buf.getvalue(), "application/zip", None, False)
+                while svc.acoustic.get(owner, am)["status"] not in ("ready", "failed"):
+                    time.sleep(0.1)
+                started = time.monotonic()
+                svc.acoustic.train(owner, am, None)
+                while (status := svc.acoustic.get(owner, am)["status"]) == "training":
+                    time.sleep(0.1)
+                if status != "available":
+                    raise RuntimeError(f"training failed: {svc.acoustic.get(owner, am)}")
+                took = time.monotonic() - started
+                right = {"base": 0, "adapted": 0}
+                for grammar, sentence in items:
+                    audio = synth(voice, sentence, "grammar-" + "_".join(sentence.split())).read_bytes()
+                    right["base"] += recognize(svc, owner, base, lm, grammar, audio) == sentence
+                    params_audio = [(audio, "audio/wav")]
+                    params = {
+                        "model": base,
+                        "language_customization_id": lm,
+                        "grammar_name": grammar,
+                        "acoustic_customization_id": am,
+                    }
+                    result = asyncio.run(svc.recognition.recognize(owner, params_audio, params))
+                    got = " ".join(r["alternatives"][0]["transcript"].strip() for r in result["results"])
+                    right["adapted"] += got == sentence
+                n = len(items)
+                print(
+                    f"grammars | {voice} | base {right['base'] / n:.1%} ({right['base']}/{n}) -> adapted "
+                    f"{right['adapted'] / n:.1%} ({right['adapted']}/{n}) | training {took:.1f} s",
+                    flush=True,
+                )
+        finally:
+            svc.close()
