@@ -9,6 +9,7 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -25,6 +26,16 @@ from tests.fakes import FakeEngine, fake_version
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 LIBRIVOX = Path("/usr/share/pocketsphinx/test/data/librivox")
+
+
+class MovableClock:
+    """A lifecycle clock the tests move (`Services.build(..., clock=...)`); at None it is real time."""
+
+    def __init__(self, start: datetime | None = None) -> None:
+        self.current = start
+
+    def __call__(self) -> datetime:
+        return self.current or datetime.now(UTC)
 
 
 def free_port() -> int:

@@ -10,8 +10,8 @@ from typing import Annotated
 
 import typer
 
+from parlance.cli_common import DataDir, open_services, settings_from
 from parlance.errors import ParlanceError
-from parlance.settings import Settings
 
 app = typer.Typer(help="Parlance: self-hosted speech to text with custom models.", no_args_is_help=True)
 models_app = typer.Typer(help="Base models and their versions.", no_args_is_help=True)
@@ -22,21 +22,6 @@ app.add_typer(custom_app, name="customizations")
 app.add_typer(models_app, name="models")
 app.add_typer(keys_app, name="keys")
 app.add_typer(db_app, name="db")
-
-DataDir = Annotated[Path | None, typer.Option(help="Data directory (env PARLANCE_DATA_DIR).")]
-
-
-def _settings(data_dir: Path | None, **overrides: object) -> Settings:
-    values = {k: v for k, v in overrides.items() if v is not None}
-    if data_dir is not None:
-        values["data_dir"] = data_dir
-    return Settings(**values)  # type: ignore[arg-type]
-
-
-def _services(settings: Settings):  # type: ignore[no-untyped-def]
-    from parlance.services.container import Services
-
-    return Services.build(settings)
 
 
 @app.command()
@@ -52,7 +37,7 @@ def serve(
     from parlance.api.app import create_app
     from parlance.services.container import Services
 
-    settings = _settings(data_dir, host=host, port=port, auth=False if no_auth else None)
+    settings = settings_from(data_dir, host=host, port=port, auth=False if no_auth else None)
     services = Services.build(settings)
     if settings.auth and not services.auth.has_keys():
         key = services.auth.create_key(instance_name="default")
@@ -68,7 +53,7 @@ def recognize(
     data_dir: DataDir = None,
 ) -> None:
     """Recognize one file locally (no server) and print Watson JSON results."""
-    svc = _services(_settings(data_dir))
+    svc = open_services(settings_from(data_dir))
     ctype = content_type or mimetypes.guess_type(str(file))[0]
     try:
         owner = svc.auth.ensure_dev_instance()
@@ -85,7 +70,7 @@ def models_list(data_dir: DataDir = None) -> None:
     """List base models with their newest version."""
     from parlance.services.catalog import Catalog
 
-    catalog = Catalog(_settings(data_dir))
+    catalog = Catalog(settings_from(data_dir))
     for name in catalog.base_models():
         v = catalog.newest(name)
         typer.echo(f"{name}\t{v.language}\t{v.engine}\t{v.version}")
@@ -98,7 +83,7 @@ def models_versions(
     """List every installed version of each base model (newest last; the newest is the default)."""
     from parlance.services.catalog import Catalog
 
-    catalog = Catalog(_settings(data_dir))
+    catalog = Catalog(settings_from(data_dir))
     for name in [model] if model else catalog.base_models():
         for v in catalog.versions(name):
             typer.echo(f"{name}\t{v.version}\t{v.engine}\t{v.created.date().isoformat()}\t{v.path}")
@@ -113,7 +98,7 @@ def models_install(
     from parlance.services.catalog import Catalog
 
     try:
-        version = Catalog(_settings(data_dir)).install(path)
+        version = Catalog(settings_from(data_dir)).install(path)
     except ParlanceError as exc:
         raise typer.BadParameter(exc.message) from None
     typer.echo(f"installed {version.version} ({version.engine}); it is now the default for {version.base_model}")
@@ -129,7 +114,7 @@ def keys_create(
     from parlance.services.auth import AuthService
     from parlance.store.db import Database
 
-    settings = _settings(data_dir)
+    settings = settings_from(data_dir)
     db = Database(settings)
     db.migrate()
     key = AuthService(settings, db).create_key(instance_name=name, instance_id=instance)
@@ -147,7 +132,7 @@ def customizations_upgrade(
 
     from parlance.store.orm import CustomModel
 
-    svc = _services(_settings(data_dir))
+    svc = open_services(settings_from(data_dir))
     try:
         with svc.db.session() as s:
             row = s.get(CustomModel, customization_id)
@@ -171,7 +156,7 @@ def db_upgrade(data_dir: DataDir = None) -> None:
     """Apply database migrations."""
     from parlance.store.db import Database
 
-    Database(_settings(data_dir)).migrate()
+    Database(settings_from(data_dir)).migrate()
     typer.echo("database is up to date")
 
 
@@ -260,7 +245,7 @@ def transcriptions_create(
     """Create a batch transcription; a running server (or --wait) runs it."""
     from parlance.services.transcriptions import TranscriptionSpec
 
-    svc = _services(_settings(data_dir, content_root=content_root))
+    svc = open_services(settings_from(data_dir, content_root=content_root))
     try:
         owner = instance or svc.auth.ensure_dev_instance()
         inputs = [u if "://" in u else Path(u).resolve().as_uri() for u in urls]  # paths as file:// URLs
@@ -288,7 +273,7 @@ def transcriptions_list(data_dir: DataDir = None) -> None:
 
     from parlance.store.orm import Transcription
 
-    svc = _services(_settings(data_dir))
+    svc = open_services(settings_from(data_dir))
     try:
         svc.transcriptions.sweep()
         with svc.db.session() as s:
@@ -303,7 +288,7 @@ def transcriptions_show(
     transcription_id: str, wait: Wait = False, content_root: ContentRoot = None, data_dir: DataDir = None
 ) -> None:
     """Show a transcription (with --wait: run it here if needed and wait until it ends)."""
-    svc = _services(_settings(data_dir, content_root=content_root))
+    svc = open_services(settings_from(data_dir, content_root=content_root))
     try:
         owner = svc.transcriptions.owner_of(transcription_id)
         if wait:
@@ -324,7 +309,7 @@ def transcriptions_download(
     """Copy a transcription's result files (contenturl_N.json, report.json) to a folder."""
     import shutil
 
-    svc = _services(_settings(data_dir))
+    svc = open_services(settings_from(data_dir))
     try:
         owner = svc.transcriptions.owner_of(transcription_id)
         target = out or Path(transcription_id)

@@ -13,6 +13,7 @@ from typing import Annotated, Any
 import typer
 from sqlalchemy import select
 
+from parlance.cli_common import DataDir, open_services, settings_from
 from parlance.errors import NotFound, ParlanceError
 from parlance.services.endpoints import ModelRef
 from parlance.services.lifecycle import iso_date
@@ -20,7 +21,6 @@ from parlance.services.lifecycle import iso_date
 endpoints_app = typer.Typer(help="Endpoints: stable deployments of a base or custom model.", no_args_is_help=True)
 InstanceOpt = Annotated[str | None, typer.Option("--instance", help="Service instance id (owner).")]
 ModelOpt = Annotated[str, typer.Option("--model", help="A base-model version or a custom model id.")]
-DataDir = Annotated[Path | None, typer.Option(help="Data directory (env PARLANCE_DATA_DIR).")]
 
 
 def register(app: typer.Typer, models_app: typer.Typer) -> None:
@@ -29,9 +29,7 @@ def register(app: typer.Typer, models_app: typer.Typer) -> None:
 
 
 def _open(data_dir: Path | None) -> Any:
-    from parlance.cli import _services, _settings
-
-    return _services(_settings(data_dir))
+    return open_services(settings_from(data_dir))
 
 
 def _run(data_dir: Path | None, action: Any) -> None:

@@ -16,6 +16,7 @@ from typing import Any
 import httpx
 import pytest
 
+from tests.api.azure.conftest import wait_for_status
 from tests.conftest import LIBRIVOX, free_port, start_real_server, wait_until_up
 
 pytestmark = pytest.mark.slow
@@ -87,16 +88,6 @@ def create_batch(c: httpx.Client, clips: list[Path]) -> dict[str, Any]:
     return dict(resp.json())
 
 
-def wait_done(c: httpx.Client, url: str, timeout: float = 600) -> dict[str, Any]:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        item = c.get(url).json()
-        if item["status"] in ("Succeeded", "Failed"):
-            return dict(item)
-        time.sleep(0.5)
-    raise AssertionError(f"transcription stayed {item['status']}")
-
-
 def results(c: httpx.Client, item: dict[str, Any]) -> dict[str, dict[str, Any]]:
     files = c.get(item["links"]["files"]).json()["values"]
     return {f["name"]: c.get(f["links"]["contentUrl"]).json() for f in files}
@@ -104,7 +95,7 @@ def results(c: httpx.Client, item: dict[str, Any]) -> dict[str, dict[str, Any]]:
 
 def test_five_librivox_clips_in_one_job_match_recognize(server: Server) -> None:
     with server.client() as c:
-        item = wait_done(c, create_batch(c, CLIPS)["self"])
+        item = wait_for_status(c, create_batch(c, CLIPS, timeout=600)["self"])
         assert item["status"] == "Succeeded", item
         out = results(c, item)
         assert out["report.json"]["successfulTranscriptionsCount"] == len(CLIPS) == 5
@@ -139,7 +130,7 @@ def test_a_server_killed_mid_job_resumes_it_after_restart(server: Server) -> Non
 
     server.start()  # on another port: entity URLs change with the server's
     with server.client() as c:
-        item = wait_done(c, f"{V32}/transcriptions/{tid}")
+        item = wait_for_status(c, f"{V32}/transcriptions/{tid}", timeout=600)
         assert item["status"] == "Succeeded", item
         out = results(c, item)
     assert out["report.json"]["successfulTranscriptionsCount"] == len(clips)

@@ -10,19 +10,12 @@ import pytest
 from parlance.errors import BadRequest
 from parlance.services.lifecycle import Lifecycle, add_months, iso_date, quarter_end
 from parlance.settings import Settings
+from tests.conftest import MovableClock
 from tests.fakes import fake_version
 
 
 def at(text: str) -> datetime:
     return datetime.fromisoformat(text).replace(tzinfo=UTC)
-
-
-class MovableClock:
-    def __init__(self, start: datetime) -> None:
-        self.current = start
-
-    def __call__(self) -> datetime:
-        return self.current
 
 
 def lifecycle(tmp_path: Path, policy: str = "quarterly", clock: MovableClock | None = None) -> Lifecycle:

@@ -20,8 +20,8 @@ from parlance.services.transcriptions import TranscriptionSpec
 from parlance.settings import Settings
 from parlance.store.orm import Job, Transcription
 from tests.api.test_recognize_api import CLIP
+from tests.conftest import MovableClock
 from tests.fakes import FakeEngine, fake_version
-from tests.services.test_lifecycle import MovableClock
 
 
 def build(data: Path, content: Path, clock: MovableClock | None = None) -> Services:

@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import dataclasses
 import threading
+import time
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -16,20 +18,12 @@ from parlance.api.app import create_app
 from parlance.engines.registry import EngineRegistry
 from parlance.services.container import Services
 from parlance.settings import Settings
-from tests.conftest import LiveServer, free_port, wait_until_up
+from tests.conftest import LiveServer, MovableClock, free_port, wait_until_up
 from tests.fakes import FakeEngine, fake_version
 
 # Base-model versions "created" 200 days from now, so that, by the quarter rule, their adaptation date comes
 # before the transcription date of a custom model created now, which comes before their own transcription date.
 BASE_CREATED = datetime.now(UTC) + timedelta(days=200)
-
-
-class MovableClock:
-    def __init__(self) -> None:
-        self.current: datetime | None = None  # None: real time
-
-    def __call__(self) -> datetime:
-        return self.current or datetime.now(UTC)
 
 
 @dataclasses.dataclass
@@ -69,3 +63,16 @@ def azure_server(tmp_path: Path) -> Iterator[AzureServer]:
         yield AzureServer(LiveServer(url, services, key.apikey, key.instance_id), clock, client)
     server.should_exit = True
     thread.join(timeout=10)
+
+
+def wait_for_status(
+    client: httpx.Client, url: str, statuses: frozenset[str] = frozenset({"Succeeded", "Failed"}), timeout: float = 30
+) -> dict[str, Any]:
+    """Poll an Azure entity until its status is one of `statuses`."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        entity = client.get(url).json()
+        if entity["status"] in statuses:
+            return dict(entity)
+        time.sleep(0.05)
+    raise AssertionError(f"{url} stayed {entity['status']}")

@@ -3,14 +3,16 @@ lifecycle clock moved: dates, endpoints that fall back, training refused after t
 
 from __future__ import annotations
 
+import json
 import time
 from datetime import datetime, timedelta
 from typing import Any
 
 import httpx
 
-from tests.api.azure.conftest import AzureServer
-from tests.api.test_recognize_api import CLIP
+from tests.api.azure.conftest import AzureServer, wait_for_status
+from tests.api.test_recognize_api import CLIP, sdk
+from tests.api.test_recognize_stream_api import raw
 
 PG = "en-US_BroadbandModel"
 # The fake engine adds a custom model's words to every transcript; "zzquux" is a corpus word it counts as
@@ -57,17 +59,7 @@ def trained_model(az: AzureServer, name: str = "finance") -> dict[str, Any]:
     resp = az.client.post("/models", json=body)
     assert resp.status_code == 201, resp.text
     assert resp.headers["Location"] == resp.json()["self"]
-    return wait_for(az, resp.json()["self"], {"Succeeded", "Failed"})
-
-
-def wait_for(az: AzureServer, url: str, statuses: set[str], timeout: float = 30) -> dict[str, Any]:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        entity = az.client.get(url).json()
-        if entity["status"] in statuses:
-            return dict(entity)
-        time.sleep(0.05)
-    raise AssertionError(f"{url} stayed {entity['status']}")
+    return wait_for_status(az.client, resp.json()["self"])
 
 
 def short_audio(az: AzureServer, endpoint_id: str, fmt: str = "simple") -> dict[str, Any]:
@@ -233,3 +225,32 @@ def test_azure_errors_have_azure_bodies(azure_server: AzureServer) -> None:
         f"{az.server.url}/speechtotext/v3.1/models/base", headers={"Ocp-Apim-Subscription-Key": az.server.apikey}
     )
     assert v31.status_code == 200 and all("/speechtotext/v3.1/" in m["self"] for m in v31.json()["values"])
+
+
+def test_endpoint_id_works_on_the_websocket_and_in_async_jobs(azure_server: AzureServer) -> None:
+    az = azure_server
+    model = trained_model(az)
+    body = {"displayName": "calls", "locale": "en-US", "model": {"self": model["self"]}}
+    eid = az.client.post("/endpoints", json=body).json()["self"].rsplit("/", 1)[1]
+
+    with raw(az.server, f"?endpoint_id={eid}") as ws:
+        ws.send(json.dumps({"action": "start", "content-type": "audio/wav"}))
+        assert json.loads(ws.recv()) == {"state": "listening"}
+        ws.send(CLIP.read_bytes())
+        ws.send(json.dumps({"action": "stop"}))
+        assert "zzquux" in transcript(json.loads(ws.recv()))
+
+    stt = sdk(az.server)  # the SDK's create_job has no endpoint_id: Parlance's parameter goes in the query
+    job = httpx.post(
+        f"{az.server.url}/v1/recognitions",
+        params={"endpoint_id": eid},
+        auth=("apikey", az.server.apikey),
+        headers={"Content-Type": "audio/wav"},
+        content=CLIP.read_bytes(),
+    ).json()
+    deadline = time.monotonic() + 30
+    while (status := stt.check_job(job["id"]).get_result())["status"] not in ("completed", "failed"):
+        assert time.monotonic() < deadline
+        time.sleep(0.05)
+    assert status["status"] == "completed", status
+    assert "zzquux" in transcript(status["results"][0])

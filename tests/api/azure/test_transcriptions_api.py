@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import shutil
 import threading
-import time
 import wave
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -21,10 +20,10 @@ from parlance.api.app import create_app
 from parlance.engines.registry import EngineRegistry
 from parlance.services.container import Services
 from parlance.settings import Settings
+from tests.api.azure.conftest import wait_for_status
 from tests.api.test_recognize_api import CLIP, sdk
-from tests.conftest import LiveServer, free_port, wait_status, wait_until_up
+from tests.conftest import LiveServer, MovableClock, free_port, wait_status, wait_until_up
 from tests.fakes import FakeEngine, fake_version
-from tests.services.test_lifecycle import MovableClock
 
 V32 = "/speechtotext/v3.2"
 BROADBAND = "en-US_BroadbandModel.v2026-01-01"  # fake_version's id; created 2026-01-01: transcribes until 2028-01-15
@@ -114,16 +113,6 @@ def create(c: httpx.Client, payload: dict[str, Any]) -> dict[str, Any]:
     return dict(resp.json())
 
 
-def wait_done(c: httpx.Client, url: str, timeout: float = 30) -> dict[str, Any]:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        item = c.get(url).json()
-        if item["status"] in ("Succeeded", "Failed"):
-            return dict(item)
-        time.sleep(0.05)
-    raise AssertionError(f"transcription stayed {item['status']}")
-
-
 def files_of(c: httpx.Client, item: dict[str, Any]) -> dict[str, dict[str, Any]]:
     listed = c.get(item["links"]["files"])
     assert listed.status_code == 200
@@ -167,7 +156,7 @@ def test_create_run_and_read_results_in_azures_shapes(batch: BatchServer) -> Non
         assert created["customProperties"] == {"team": "qa"}
         assert "contentUrls" not in created  # Azure does not echo the content
 
-        done = wait_done(c, created["self"])
+        done = wait_for_status(c, created["self"])
         assert done["status"] == "Succeeded" and "error" not in done["properties"]
         files = files_of(c, done)
         assert sorted(files) == ["contenturl_0.json", "contenturl_1.json", "report.json"]
@@ -202,7 +191,7 @@ def test_container_folder_lists_its_audio_files_sorted(batch: BatchServer) -> No
     with batch.client() as c:
         item = create(c, body(contentContainerUrl=(batch.content / "clips").as_uri()))
         assert item["model"]["self"].startswith(f"{batch.url}{V32}/models/base/")  # the locale's newest base model
-        done = wait_done(c, item["self"])
+        done = wait_for_status(c, item["self"])
         report = c.get(files_of(c, done)["report.json"]["links"]["contentUrl"]).json()
         assert [d["source"] for d in report["details"]] == ["a.wav", "b.wav"]  # relative to the container
 
@@ -211,7 +200,7 @@ def test_inputs_that_fail_are_reported_and_all_failing_fails_the_job(batch: Batc
     good = (batch.content / "clips" / "a.wav").as_uri()
     broken, missing = (batch.content / "broken.wav").as_uri(), (batch.content / "missing.wav").as_uri()
     with batch.client() as c:
-        some = wait_done(c, create(c, body(contentUrls=[good, broken, missing]))["self"])
+        some = wait_for_status(c, create(c, body(contentUrls=[good, broken, missing]))["self"])
         assert some["status"] == "Succeeded"
         files = files_of(c, some)
         assert sorted(files) == ["contenturl_0.json", "report.json"]
@@ -220,7 +209,7 @@ def test_inputs_that_fail_are_reported_and_all_failing_fails_the_job(batch: Batc
         assert [d["status"] for d in report["details"]] == ["Succeeded", "Failed", "Failed"]
         assert "does not exist" in report["details"][2]["errorMessage"]
 
-        none = wait_done(c, create(c, body(contentUrls=[broken, missing]))["self"])
+        none = wait_for_status(c, create(c, body(contentUrls=[broken, missing]))["self"])
         assert none["status"] == "Failed"
         assert set(none["properties"]["error"]) == {"code", "message"}
         assert sorted(files_of(c, none)) == ["report.json"]
@@ -242,7 +231,7 @@ def test_list_pages_with_next_link_and_answers_under_v31(batch: BatchServer) -> 
 
 def test_patch_then_delete_removes_the_files(batch: BatchServer) -> None:
     with batch.client() as c:
-        item = wait_done(c, create(c, body(contentUrls=[(batch.content / "clips" / "a.wav").as_uri()]))["self"])
+        item = wait_for_status(c, create(c, body(contentUrls=[(batch.content / "clips" / "a.wav").as_uri()]))["self"])
         patched = c.patch(
             item["self"],
             content=b'{"displayName": "renamed", "description": "d", "customProperties": {"k": "v"}}',
@@ -332,7 +321,7 @@ def test_custom_models_must_be_trained_and_not_expired(batch: BatchServer) -> No
         stt.add_word(cid, "parlance", sounds_like=["par lance"])
         stt.train_language_model(cid)
         wait_status(stt, cid, {"available"})
-        item = wait_done(c, create(c, body(model=custom, contentUrls=[url]))["self"])
+        item = wait_for_status(c, create(c, body(model=custom, contentUrls=[url]))["self"])
         assert item["status"] == "Succeeded" and item["model"] == custom
 
         # a custom model transcribes for two years after the quarter it was created in
@@ -347,9 +336,9 @@ def test_custom_models_must_be_trained_and_not_expired(batch: BatchServer) -> No
 def test_time_to_live_deletes_the_transcription_after_completion(batch: BatchServer) -> None:
     url = (batch.content / "clips" / "a.wav").as_uri()
     with batch.client() as c:
-        kept = wait_done(c, create(c, body(contentUrls=[url]))["self"])
-        hour = wait_done(c, create(c, body(contentUrls=[url], properties={"timeToLive": "PT1H"}))["self"])
-        hours = wait_done(c, create(c, body(contentUrls=[url], properties={"timeToLiveHours": 6}))["self"])
+        kept = wait_for_status(c, create(c, body(contentUrls=[url]))["self"])
+        hour = wait_for_status(c, create(c, body(contentUrls=[url], properties={"timeToLive": "PT1H"}))["self"])
+        hours = wait_for_status(c, create(c, body(contentUrls=[url], properties={"timeToLiveHours": 6}))["self"])
         assert hours["properties"]["timeToLive"] == "PT6H"
         folder = batch.services.transcriptions.folder(hour["self"].rsplit("/", 1)[1])
         assert folder.is_dir()
@@ -377,7 +366,7 @@ def test_http_content_urls_are_fetched_and_a_failed_fetch_is_reported(batch: Bat
     base = f"http://127.0.0.1:{files.server_address[1]}"
     try:
         with batch.client() as c:
-            item = wait_done(c, create(c, body(contentUrls=[f"{base}/a.wav", f"{base}/missing.wav"]))["self"])
+            item = wait_for_status(c, create(c, body(contentUrls=[f"{base}/a.wav", f"{base}/missing.wav"]))["self"])
             found = files_of(c, item)
             result = c.get(found["contenturl_0.json"]["links"]["contentUrl"]).json()
             report = c.get(found["report.json"]["links"]["contentUrl"]).json()

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Annotated
 
-from fastapi import Depends, Request
+from fastapi import Depends, Request, Response
 
 from parlance.api.deps import ServicesDep, owner_of
+from parlance.errors import NotFound
 from parlance.services.container import Services
 
 API_VERSIONS = ("v3.2", "v3.1")
@@ -35,3 +37,12 @@ def azure(request: Request, svc: ServicesDep) -> Azure:
 
 
 AzureDep = Annotated[Azure, Depends(azure)]
+
+
+def deleted(delete: Callable[[], None]) -> Response:
+    """Azure's 204 for a delete: "successfully deleted or did not exist"."""
+    try:
+        delete()
+    except NotFound:
+        pass
+    return Response(status_code=204)

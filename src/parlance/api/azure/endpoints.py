@@ -8,10 +8,9 @@ from fastapi import APIRouter, Response
 
 from parlance.api.azure import views
 from parlance.api.azure.bodies import EndpointCreate, EndpointUpdate
-from parlance.api.azure.context import AzureDep
+from parlance.api.azure.context import AzureDep, deleted
 from parlance.api.azure.paging import Skip, Top, page
 from parlance.api.azure.schemas import ERRORS, EndpointEntity, Endpoints
-from parlance.errors import NotFound
 
 router = APIRouter(tags=["azure: endpoints"], responses=ERRORS)
 
@@ -61,8 +60,4 @@ def update_endpoint(endpoint_id: str, body: EndpointUpdate, az: AzureDep) -> dic
 
 @router.delete("/endpoints/{endpoint_id}", status_code=204)
 def delete_endpoint(endpoint_id: str, az: AzureDep) -> Response:
-    try:
-        az.svc.endpoints.delete(az.owner, endpoint_id)
-    except NotFound:
-        pass  # Azure: 204 whether or not it existed
-    return Response(status_code=204)
+    return deleted(lambda: az.svc.endpoints.delete(az.owner, endpoint_id))

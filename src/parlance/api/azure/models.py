@@ -9,7 +9,7 @@ from fastapi import APIRouter, Response
 
 from parlance.api.azure import views
 from parlance.api.azure.bodies import ModelCreate
-from parlance.api.azure.context import AzureDep
+from parlance.api.azure.context import AzureDep, deleted
 from parlance.api.azure.paging import Skip, Top, page, sliced
 from parlance.api.azure.schemas import ERRORS, BaseModelEntity, BaseModels, CustomModelEntity, CustomModels
 from parlance.errors import NotFound
@@ -68,11 +68,7 @@ def create_custom_model(body: ModelCreate, az: AzureDep, response: Response) -> 
 
 @router.delete("/models/{model_id}", status_code=204)
 def delete_custom_model(model_id: str, az: AzureDep) -> Response:
-    try:
-        az.svc.customizations.delete(az.owner, model_id)
-    except NotFound:
-        pass  # Azure: "successfully deleted or did not exist"
-    return Response(status_code=204)
+    return deleted(lambda: az.svc.customizations.delete(az.owner, model_id))
 
 
 def _row(az: AzureDep, model_id: str) -> CustomModel:

@@ -11,7 +11,7 @@ from pydantic import Field
 
 from parlance.api.azure import views
 from parlance.api.azure.bodies import EntityReference, _Body
-from parlance.api.azure.context import Azure, AzureDep
+from parlance.api.azure.context import Azure, AzureDep, deleted
 from parlance.api.azure.paging import Skip, Top, page, sliced
 from parlance.api.azure.schemas import ERRORS, FileEntity, Files, TranscriptionEntity, Transcriptions
 from parlance.errors import NotFound
@@ -157,11 +157,7 @@ def update_transcription(transcription_id: str, body: TranscriptionUpdate, az: A
 
 @router.delete("/transcriptions/{transcription_id}", status_code=204)
 def delete_transcription(transcription_id: str, az: AzureDep) -> Response:
-    try:
-        az.svc.transcriptions.delete(az.owner, transcription_id)
-    except NotFound:
-        pass  # Azure: "successfully deleted or did not exist"
-    return Response(status_code=204)
+    return deleted(lambda: az.svc.transcriptions.delete(az.owner, transcription_id))
 
 
 @router.get("/transcriptions/{transcription_id}/files", response_model=Files, response_model_exclude_unset=True)
