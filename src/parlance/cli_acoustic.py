@@ -9,22 +9,15 @@ from typing import Annotated, Any
 
 import typer
 
+from parlance.cli_common import DataDir, open_services, settings_from
 from parlance.errors import ParlanceError
 
 acoustic_app = typer.Typer(help="Custom acoustic models (operator view of every instance).", no_args_is_help=True)
-DataDir = Annotated[Path | None, typer.Option(help="Data directory (env PARLANCE_DATA_DIR).")]
 Wait = Annotated[bool, typer.Option("--wait", help="Run the job here and show its progress until it ends.")]
 
 
 def register(app: typer.Typer) -> None:
     app.add_typer(acoustic_app, name="acoustic")
-
-
-def _services(data_dir: Path | None) -> Any:
-    from parlance.services.container import Services
-    from parlance.settings import Settings
-
-    return Services.build(Settings(data_dir=data_dir) if data_dir else Settings())
 
 
 def _owner(svc: Any, cid: str) -> str:
@@ -50,7 +43,7 @@ def _follow(svc: Any, owner: str, cid: str, busy: str) -> dict[str, Any]:
 
 
 def _run(data_dir: Path | None, action: Any) -> None:
-    svc = _services(data_dir)
+    svc = open_services(settings_from(data_dir))
     try:
         typer.echo(json.dumps(action(svc), indent=2))
     except ParlanceError as exc:
