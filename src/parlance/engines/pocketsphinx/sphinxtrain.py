@@ -206,10 +206,11 @@ def solve_mllr(hmm: Path, accum: Path, out: Path) -> None:
     )
 
 
-def map_adapt(hmm: Path, prepared: Path, accum: Path, out: Path, mixw: Path) -> None:
+def map_adapt(hmm: Path, prepared: Path, accum: Path, out: Path, mixw: Path, tau: float) -> None:
     """A MAP-adapted copy of `hmm` in `out` (8-bit sendump as PocketSphinx loads it; `-mwfloor 1e-8`
-    keeps the small weights the shipped sendump holds: reference §2 item 6); its float mixture weights,
-    which a further `bw` pass needs, go to `mixw`."""
+    keeps the small weights the shipped sendump holds: reference §2 item 6); its float mixture weights
+    go to `mixw`. A fixed prior weight `tau` (instead of map_adapt's default Bayesian means, which follow
+    the data alone) keeps every Gaussian near the base model unless the data say otherwise many times."""
     out.mkdir()
     for name in ("feat.params", "mdef", "noisedict"):
         shutil.copy2(hmm / name, out / name)
@@ -218,6 +219,7 @@ def map_adapt(hmm: Path, prepared: Path, accum: Path, out: Path, mixw: Path) -> 
     args += ["-mixwfn", str(prepared / "mixture_weights"), "-tmatfn", str(hmm / "transition_matrices")]
     args += ["-accumdir", str(accum), "-mapmeanfn", str(out / "means"), "-mapvarfn", str(out / "variances")]
     args += ["-mapmixwfn", str(mixw), "-maptmatfn", str(out / "transition_matrices")]
+    args += ["-bayesmean", "no", "-fixedtau", "yes", "-tau", f"{tau:g}"]
     run_tool(args)
     run_tool(
         [
