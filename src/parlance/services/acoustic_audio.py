@@ -14,7 +14,7 @@ from pathlib import Path, PurePosixPath
 from typing import Any
 
 import numpy as np
-from sqlalchemy import select
+from sqlalchemy import case, select, update
 
 from parlance.audio.decode import ACCEPTED_TYPES, decode_audio, parse_content_type
 from parlance.customization.text import normalize_sentence
@@ -22,7 +22,7 @@ from parlance.errors import BadRequest, Conflict, NotFound, ParlanceError
 from parlance.jobs.runner import JobKind, JobRunner, Progress
 from parlance.services.acoustic_archives import ARCHIVE_TYPES, AUDIO_EXTENSIONS, read_archive
 from parlance.services.custom_models import CustomModels, stored_error
-from parlance.store.orm import AudioResource, CustomModel, Job
+from parlance.store.orm import AudioResource, CustomModel, Job, utcnow
 
 MAX_NAME = 128
 RAW_TYPES = ("audio/alaw", "audio/basic", "audio/l16", "audio/mulaw")
@@ -192,31 +192,34 @@ class AudioResources:
                 if compression
                 else (members[0]["details"] if not error else {"type": "undetermined"})
             )
-            model = s.get(CustomModel, cid)
-            if model is not None:
-                self.refresh_status(s, model)
+        self.refresh_status(cid)
 
     def _analyze_failed(self, job: Job, reason: str) -> None:
         with self.db.session() as s:
             res = s.get(AudioResource, job.payload["resource_id"])
             if res is not None:
                 res.status, res.error, res.details = "invalid", stored_error(reason), {"type": "undetermined"}
-            model = s.get(CustomModel, job.target_id)
-            if model is not None:
-                self.refresh_status(s, model)
+        self.refresh_status(job.target_id)
 
-    @staticmethod
-    def refresh_status(s: Any, row: CustomModel) -> None:
-        """pending (audio being processed or none valid) / ready / available; busy states are left alone."""
-        if row.status in BUSY:
-            return
-        statuses = set(s.scalars(select(AudioResource.status).where(AudioResource.model_id == row.id)))
-        if "being_processed" in statuses or "ok" not in statuses:
-            row.status = "pending"
-        elif row.trained_revision == row.data_revision and row.status != "failed":
-            row.status = "available"
-        else:
-            row.status = "ready"
+    def refresh_status(self, cid: str) -> None:
+        """pending (audio being processed, or none valid) / ready / available, busy states left alone.
+        One UPDATE statement, so that an add committed meanwhile is never overwritten by a stale reading."""
+        audio = select(AudioResource.id).where(AudioResource.model_id == cid)
+        status = case(
+            (audio.where(AudioResource.status == "being_processed").exists(), "pending"),
+            (~audio.where(AudioResource.status == "ok").exists(), "pending"),
+            (
+                (CustomModel.trained_revision == CustomModel.data_revision) & (CustomModel.status != "failed"),
+                "available",
+            ),
+            else_="ready",
+        )
+        with self.db.session() as s:
+            s.execute(
+                update(CustomModel)
+                .where(CustomModel.id == cid, CustomModel.status.not_in(BUSY))
+                .values(status=status, updated=utcnow())
+            )
 
     # -- read / delete ---------------------------------------------------------------------------
     @staticmethod
@@ -266,5 +269,5 @@ class AudioResources:
             s.delete(res)
             s.flush()
             row.data_revision += 1
-            self.refresh_status(s, row)
+        self.refresh_status(cid)
         shutil.rmtree(self.folder(cid, rid), ignore_errors=True)
