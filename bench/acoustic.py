@@ -5,7 +5,7 @@ synthesized with tests/data/synth.sh, the PocketSphinx engine adapts on it with 
 (first-pass decoding), and held-out sentences (disjoint text) of the same voice and of another voice
 are recognized with the base and the adapted model. Synthesized audio is cached in a temp folder.
 
-    python bench/acoustic.py [--voices slt rms en] [--minutes 10] [--no-untranscribed]
+    python bench/acoustic.py [--voices slt rms en] [--minutes 10] [--modes yes no]
     python bench/acoustic.py --grammars [--voices ...] [--sentences 36] [--seed 7]   # bench/grammars.py's test
 """
 
@@ -110,7 +110,7 @@ def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--voices", nargs="+", default=["slt", "rms", "en"])
     ap.add_argument("--minutes", type=float, default=10.0)
-    ap.add_argument("--no-untranscribed", action="store_true", help="skip adaptation without transcripts")
+    ap.add_argument("--modes", nargs="+", default=["yes", "no"], help="adapt with transcripts (yes), without (no)")
     ap.add_argument("--grammars", action="store_true", help="grammar sentence accuracy with adapted models instead")
     ap.add_argument("--sentences", type=int, default=36)
     ap.add_argument("--seed", type=int, default=7)
@@ -127,7 +127,7 @@ def main() -> None:
         files = [synth(voice, line, f"adapt-{i:04d}") for i, line in enumerate(text)]
         audio_seconds = sum(len(samples(f)) for f in files) / 16000
         base_same, base_other = wer(model, voice, None), wer(model, other[voice], None)
-        for with_transcripts in (True, False) if not args.no_untranscribed else (True,):
+        for with_transcripts in [mode == "yes" for mode in args.modes]:
             utts = [
                 AdaptationUtterance(f, f.name, transcript=line if with_transcripts else None)
                 for f, line in zip(files, text, strict=True)

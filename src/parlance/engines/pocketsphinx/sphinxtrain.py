@@ -179,13 +179,12 @@ def accumulate(
     ctl, lsn = work / "bw.fileids", work / "bw.transcription"
     ctl.write_text("".join(f"{i}\n" for i in ids))
     lsn.write_text("".join(f"<s> {t} </s> ({i})\n" for i, t in zip(ids, transcripts, strict=True)))
-    accum = work / f"acc-{hmm.name}"
-    accum.mkdir(exist_ok=True)
+    accum = Path(tempfile.mkdtemp(prefix="acc-", dir=work))
     args = [tool("bw"), "-hmmdir", str(hmm), "-moddeffn", str(prepared / "mdef.txt"), "-mixwfn", str(mixw)]
     args += BW_MODEL_ARGS + BW_FEATURE_ARGS
     args += ["-dictfn", str(dictionary), "-fdictfn", str(hmm / "noisedict"), "-ctlfn", str(ctl), "-lsnfn", str(lsn)]
     args += ["-cepdir", str(work / "feat"), "-cepext", "mfc", "-accumdir", str(accum), "-timing", "no"]
-    log = run_tool(args, work / f"bw-{hmm.name}.log")
+    log = run_tool(args, accum.with_suffix(".log"))
     dropped = parse_bw_log(log, ids)
     return Accumulated(accum, [i for i in ids if i not in dropped], dropped)
 

@@ -25,7 +25,7 @@ def upgrade() -> None:
         sa.Column("kind", sa.String(length=16), nullable=False),
         sa.Column("content_type", sa.String(length=128), nullable=False),
         sa.Column("status", sa.String(length=32), nullable=False),
-        sa.Column("duration", sa.Float(), nullable=False),
+        sa.Column("duration", sa.Double(), nullable=False),
         sa.Column("details", sa.JSON(), nullable=False),
         sa.Column("members", sa.JSON(), nullable=False),
         sa.Column("error", sa.Text(), nullable=True),
