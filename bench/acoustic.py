@@ -148,10 +148,6 @@ def main() -> None:
             )
 
 
-if __name__ == "__main__":
-    main()
-
-
 def grammar_accuracy(voices: list[str], total: int, seed: int, minutes: float) -> None:
     """bench/grammars.py's sentences on en-US_BroadbandModel, with an acoustic model adapted to each voice
     (through the service layer: a zip of the voice's adaptation speech with transcripts, then training)."""
@@ -211,3 +207,7 @@ def grammar_accuracy(voices: list[str], total: int, seed: int, minutes: float) -
                 )
         finally:
             svc.close()
+
+
+if __name__ == "__main__":
+    main()
