@@ -6,7 +6,7 @@ synthesized with tests/data/synth.sh, the PocketSphinx engine adapts on it with 
 are recognized with the base and the adapted model. Synthesized audio is cached in a temp folder.
 
     python bench/acoustic.py [--voices slt rms en] [--minutes 10] [--modes yes no]
-    python bench/acoustic.py --grammars [--voices ...] [--sentences 36] [--seed 7]   # bench/grammars.py's test
+    python -m bench.acoustic --grammars [--voices ...] [--sentences 36] [--seed 7]   # bench/grammars.py test
 """
 
 from __future__ import annotations
