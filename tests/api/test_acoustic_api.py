@@ -205,8 +205,10 @@ def test_rules(server: LiveServer) -> None:
     assert_watson_error(r, 400)
 
 
+UP_ONE = "../evil.wav"  # outside-path: test input
+UP_TWO = "../../evil.wav"  # outside-path: test input
 ATTACKS = {
-    "traversal": (make_zip({"../evil.wav": WAV}), "application/zip", "path traversal"),
+    "traversal": (make_zip({UP_ONE: WAV}), "application/zip", "path traversal"),
     "absolute": (make_zip({"/etc/evil.wav": WAV}), "application/zip", "absolute"),
     "nested": (make_zip({"inner.zip": make_zip({"a.wav": WAV})}), "application/zip", "nested"),
     "nested-renamed": (
@@ -222,7 +224,7 @@ ATTACKS = {
         "bomb",
     ),
     "gzip-bomb": (make_tgz(lambda tf: tar_file(tf, "a.wav", b"\x00" * (60 << 20))), "application/gzip", "bomb"),
-    "tar-traversal": (make_tgz(lambda tf: tar_file(tf, "../../evil.wav", WAV)), "application/gzip", "traversal"),
+    "tar-traversal": (make_tgz(lambda tf: tar_file(tf, UP_TWO, WAV)), "application/gzip", "traversal"),
     "not-a-zip": (b"this is not a zip archive at all", "application/zip", "not a valid zip"),
     "empty": (make_zip({}), "application/zip", "no audio"),
 }
