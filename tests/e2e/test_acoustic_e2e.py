@@ -105,7 +105,7 @@ def test_adapt_to_a_voice_with_a_zip_and_a_language_model(server: LiveServer) ->
     after = wer(language_customization_id=lm, acoustic_customization_id=am)
     assert after < before * 0.8, (before, after)
 
-    env = {**os.environ, "PARLANCE_DATA_DIR": str(server.data_dir)}
+    env = {**os.environ, "PARLANCE_DATA_DIR": str(server.data_dir), "PARLANCE_ACOUSTIC_MIN_MINUTES": "0.5"}
     out = subprocess.run(
         [sys.executable, "-m", "parlance", "acoustic", "show", am], check=True, capture_output=True, text=True, env=env
     )
@@ -116,3 +116,17 @@ def test_adapt_to_a_voice_with_a_zip_and_a_language_model(server: LiveServer) ->
         [sys.executable, "-m", "parlance", "acoustic", "list"], check=True, capture_output=True, text=True, env=env
     )
     assert [m["customization_id"] for m in json.loads(out.stdout)] == [am]
+
+    # the CLI trains again (here, in its own job runner or the server's) and shows progress while it waits
+    out = subprocess.run(
+        [sys.executable, "-m", "parlance", "acoustic", "train", am, "--custom-language-model-id", lm, "--wait"],
+        capture_output=True,
+        text=True,
+        env=env,
+    )
+    assert out.returncode == 0, out.stderr
+    assert json.loads(out.stdout)["status"] == "available" and "training:" in out.stderr
+    out = subprocess.run(
+        [sys.executable, "-m", "parlance", "acoustic", "upgrade", am], capture_output=True, text=True, env=env
+    )
+    assert out.returncode != 0 and "up-to-date" in out.stderr
