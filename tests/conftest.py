@@ -23,9 +23,32 @@ from parlance.engines.registry import EngineRegistry
 from parlance.services.container import Services
 from parlance.settings import Settings
 from tests.fakes import FakeEngine, fake_version
+from tests.services_env import TEST_DATABASE_URL, postgres_schema
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 LIBRIVOX = Path("/usr/share/pocketsphinx/test/data/librivox")
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _postgres_for_the_session() -> Iterator[None]:
+    """With PARLANCE_TEST_DATABASE_URL, everything (session-wide servers included) runs on PostgreSQL."""
+    if not TEST_DATABASE_URL:
+        yield
+        return
+    with postgres_schema(TEST_DATABASE_URL) as url, pytest.MonkeyPatch.context() as mp:
+        mp.setenv("PARLANCE_DATABASE_URL", url)
+        yield
+
+
+@pytest.fixture(autouse=True)
+def _postgres_per_test(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """A fresh PostgreSQL schema per test, as each test has a fresh SQLite file by default."""
+    if not TEST_DATABASE_URL:
+        yield
+        return
+    with postgres_schema(TEST_DATABASE_URL) as url:
+        monkeypatch.setenv("PARLANCE_DATABASE_URL", url)
+        yield
 
 
 class MovableClock:

@@ -151,6 +151,27 @@ def customizations_upgrade(
         svc.close()
 
 
+@app.command()
+def worker(
+    data_dir: DataDir = None,
+    concurrency: Annotated[int | None, typer.Option(help="Jobs run at once (env PARLANCE_JOB_WORKERS).")] = None,
+) -> None:
+    """Run background jobs from the Celery broker (PARLANCE_JOB_BROKER_URL) until stopped."""
+    from parlance.jobs.celery_queue import CeleryJobs
+
+    settings = settings_from(data_dir, job_workers=concurrency)
+    if not settings.job_broker_url:
+        raise typer.BadParameter(
+            "set PARLANCE_JOB_BROKER_URL (redis://... or amqp://...); without it `parlance serve` runs the jobs itself"
+        )
+    svc = open_services(settings)
+    assert isinstance(svc.jobs, CeleryJobs)
+    try:
+        svc.jobs.run_worker(settings.job_workers)
+    finally:
+        svc.close()
+
+
 @db_app.command("upgrade")
 def db_upgrade(data_dir: DataDir = None) -> None:
     """Apply database migrations."""

@@ -20,9 +20,24 @@ class Settings(BaseSettings):
     auth: bool = Field(True, description="Require API keys. `serve --no-auth` turns this off for development.")
     max_body_bytes: int = Field(100 * 1024 * 1024, description="Largest accepted request body (Watson: 100 MB).")
     min_body_bytes: int = Field(100, description="Smallest accepted audio body (Watson: 100 bytes).")
-    engine_workers: int = Field(2, description="Threads running engine calls; one decode each.")
+    engine_workers: int = Field(2, ge=1, description="Workers running engine calls; one decode each.")
+    engine_mode: Literal["threads", "processes"] = Field(
+        "threads",
+        description="Recognition on engine threads, or in `engine_workers` processes (each loads its models once) "
+        "so that PocketSphinx, which holds the GIL while decoding, uses every core.",
+    )
     engine_queue: int = Field(8, description="Requests allowed to wait for a worker before 503.")
-    job_workers: int = Field(1, description="Background job threads (training, corpus analysis, upgrades).")
+    job_workers: int = Field(
+        1, ge=1, description="Background job threads (training, corpus analysis, upgrades), per `parlance worker`."
+    )
+    job_broker_url: str | None = Field(
+        None,
+        description="Celery broker (redis://... or amqp://...): background jobs run in `parlance worker` processes. "
+        "Unset: in-process job threads (the embedded default).",
+    )
+    job_lease_seconds: float = Field(
+        60.0, gt=0, description="A Celery worker silent this long has lost its job, which is queued again."
+    )
     ws_max_connections: int = Field(
         64, ge=1, description="Open WebSocket recognition connections; more are refused with close code 1013."
     )

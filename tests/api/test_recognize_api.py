@@ -13,6 +13,7 @@ from ibm_cloud_sdk_core.authenticators import BasicAuthenticator, IAMAuthenticat
 from ibm_watson import SpeechToTextV1
 
 from tests.conftest import LIBRIVOX, LiveServer
+from tests.services_env import sqlite_only
 
 CLIP = LIBRIVOX / "sense_and_sensibility_01_austen_64kb-0880.wav"
 
@@ -189,6 +190,7 @@ def test_credentials(fake_server: LiveServer) -> None:
     assert_watson_error(bad, 401)
 
 
+@sqlite_only("it reads the SQLite file")
 def test_keys_are_stored_hashed(fake_server: LiveServer) -> None:
     db_file = fake_server.services.settings.data_dir / "parlance.db"
     assert fake_server.apikey.encode() not in db_file.read_bytes()

@@ -9,7 +9,9 @@ import json
 import wave
 from typing import Any
 
+import numpy as np
 import pytest
+import soundfile as sf
 from ibm_cloud_sdk_core.authenticators import BasicAuthenticator
 from ibm_watson import SpeechToTextV1
 from ibm_watson.websocket import AudioSource, RecognizeCallback
@@ -17,6 +19,7 @@ from websockets.exceptions import ConnectionClosed
 from websockets.sync.client import connect
 
 from tests.api.test_recognize_api import CLIP, sdk
+from tests.audio.conftest import LIBRIVOX
 from tests.conftest import LiveServer, wait_status
 
 
@@ -293,3 +296,32 @@ def test_idle_connections_are_closed(fake_server: LiveServer) -> None:
         ws.send(json.dumps({"action": "start", "content-type": "audio/wav"}))
         assert json.loads(ws.recv()) == {"state": "listening"}
         assert_closed_with(ws, 1008, "Session timed out")
+
+
+def test_long_stream_gets_each_phrase_final_as_it_ends_and_interims_throughout(fake_server: LiveServer) -> None:
+    """Over 100 s of phrases: each final with the next result_index before stop, interim results (of the phrase
+    in progress only) long after the first 30 s, and the phrases those of `recognize`."""
+    clips = [sf.read(p, dtype="float32")[0] for p in sorted(LIBRIVOX.glob("*.wav"))]
+    pause = np.zeros(24000, dtype=np.float32)
+    audio = np.concatenate([x for clip in clips * 3 for x in (clip, pause)])
+    pcm = (audio * 20000).astype("<i2").tobytes()
+    half, frame = len(pcm) // 2 // 16000 * 16000, 16000
+    with raw(fake_server) as ws:
+        start = {"action": "start", "content-type": "audio/l16;rate=16000", "interim_results": True, "timestamps": True}
+        ws.send(json.dumps(start))
+        assert json.loads(ws.recv()) == {"state": "listening"}
+        for at in range(0, half, frame):
+            ws.send(pcm[at : at + frame])
+        early = json.loads(ws.recv(timeout=30))  # before the rest of the audio and stop: a result already
+        for at in range(half, len(pcm), frame):
+            ws.send(pcm[at : at + frame])
+        ws.send(json.dumps({"action": "stop"}))
+        messages = [early]
+        while (message := json.loads(ws.recv(timeout=30))) != {"state": "listening"}:
+            messages.append(message)
+    finals = [m for m in messages if m["results"][0]["final"]]
+    assert [m["result_index"] for m in finals] == list(range(len(finals)))
+    expected = sdk(fake_server).recognize(pcm, content_type="audio/l16;rate=16000", timestamps=True).get_result()
+    assert [m["results"][0] for m in finals] == expected["results"] and len(finals) >= 10
+    interim_starts = [m["results"][0]["alternatives"][0]["timestamps"][0][1] for m in messages if m not in finals]
+    assert max(interim_starts) > 60

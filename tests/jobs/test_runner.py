@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import threading
+from datetime import timedelta
 from pathlib import Path
 
 from parlance.jobs.runner import ABANDONED, MAX_ATTEMPTS, JobKind, JobRunner
 from parlance.settings import Settings
 from parlance.store.db import Database
-from parlance.store.orm import Job
+from parlance.store.orm import Job, utcnow
 
 
 def database(tmp_path: Path) -> Database:
@@ -52,9 +53,10 @@ def test_restart_requeues_then_gives_up(tmp_path: Path) -> None:
     db = database(tmp_path)
     abandoned: list[str] = []
     ran = threading.Event()
+    silent = utcnow() - timedelta(minutes=5)  # their process died: no heartbeat since (PostgreSQL goes by that)
     with db.session() as s:
-        s.add(Job(id="resume", kind="work", target_id="a", status="running", attempts=1))
-        s.add(Job(id="give-up", kind="work", target_id="b", status="running", attempts=MAX_ATTEMPTS))
+        s.add(Job(id="resume", kind="work", target_id="a", status="running", attempts=1, updated=silent))
+        s.add(Job(id="give-up", kind="work", target_id="b", status="running", attempts=MAX_ATTEMPTS, updated=silent))
     runner = JobRunner(db)
     runner.register("work", JobKind(lambda j, p: ran.set(), lambda j, reason: abandoned.append(j.id)))
     runner.start()  # as after a crash: recover() runs first

@@ -18,7 +18,7 @@ from parlance.services import transcriptions as module
 from parlance.services.container import Services
 from parlance.services.transcriptions import TranscriptionSpec
 from parlance.settings import Settings
-from parlance.store.orm import Job, Transcription
+from parlance.store.orm import Job, Transcription, utcnow
 from tests.api.test_recognize_api import CLIP
 from tests.conftest import MovableClock
 from tests.fakes import FakeEngine, fake_version
@@ -60,7 +60,8 @@ def wait_terminal(svc: Services, owner: str, tid: str, timeout: float = 30) -> T
 def interrupt(svc: Services, tid: str, attempts: int) -> None:
     """What a killed server leaves: the job `running` after `attempts` runs, the transcription Running."""
     with svc.db.session() as s:
-        s.execute(update(Job).where(Job.target_id == tid).values(status="running", attempts=attempts))
+        silent = utcnow() - timedelta(hours=1)  # no heartbeat since: on PostgreSQL, recovery goes by that lease
+        s.execute(update(Job).where(Job.target_id == tid).values(status="running", attempts=attempts, updated=silent))
         s.execute(update(Transcription).where(Transcription.id == tid).values(status="Running", finished=None))
 
 

@@ -7,8 +7,9 @@ result is resampled with libswresample. Every failure is reported as a `Parlance
 Memory stays bounded whatever the input claims: the sample rate and channel count are checked
 from the header before anything is decoded (a WAV claiming 1 Hz would otherwise be upsampled
 16000-fold), the duration limit is checked from the header and again as decoding proceeds, and
-the audio is decoded, downmixed and resampled a frame or block at a time into the one output
-array (`ResampledOutput`).
+the audio is decoded, downmixed and resampled a frame or block at a time, either into the one output
+array (`decode_parts`, through `ResampledOutput`) or as a generator of chunks that a consumer handles
+as they come (`decoded_chunks`: recognition holds only the utterance in progress).
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ from dataclasses import dataclass, field
 import av
 import numpy as np
 
-from parlance.audio.output import ResampledOutput
+from parlance.audio.output import ResampledOutput, Resampler
 from parlance.engines.base import SAMPLE_RATE
 from parlance.errors import (
     BadRequest,
@@ -123,12 +124,8 @@ def decode_parts(
     together they may last at most `max_seconds`."""
     out = ResampledOutput(max_seconds)
     try:
-        for data, content_type in parts:
-            before = out.size
-            _decode_into(out, data, content_type)
-            out.end_part()
-            if out.size == before:
-                raise InvalidAudio("The audio contains no samples")
+        for chunk in decoded_chunks(parts, resampler=out):
+            out.write(chunk)
     except BaseException:
         # The error's traceback keeps these frames alive, possibly in a cycle that only the garbage
         # collector frees (an idle server may not run it for long): hold no samples there.
@@ -137,16 +134,41 @@ def decode_parts(
     return out.result()
 
 
-def _decode_into(out: ResampledOutput, data: bytes, content_type: str | ContentType | None) -> None:
+def decoded_chunks(
+    parts: Iterable[tuple[bytes, str | ContentType | None]],
+    *,
+    max_seconds: float = DEFAULT_MAX_SECONDS,
+    resampler: Resampler | None = None,
+) -> Iterator[np.ndarray]:
+    """The samples `decode_parts` returns, as a generator of short chunks: a consumer that handles each
+    chunk as it comes never holds the whole audio. Errors (as `decode_audio`'s) are raised when reached, so
+    chunks of valid audio may come before an error about what follows them."""
+    resampler = resampler or Resampler(max_seconds)
+    for data, content_type in parts:
+        produced = 0
+        for mono, rate in _source_blocks(resampler, data, content_type):
+            for chunk in resampler.push(mono, rate):
+                produced += len(chunk)
+                yield chunk
+        for chunk in resampler.end_part():
+            produced += len(chunk)
+            yield chunk
+        if not produced:
+            raise InvalidAudio("The audio contains no samples")
+
+
+def _source_blocks(
+    out: Resampler, data: bytes, content_type: str | ContentType | None
+) -> Iterator[tuple[np.ndarray, int]]:
+    """Mono float32 blocks at the source rate, after the checks that need only the header."""
     ctype = content_type if isinstance(content_type, ContentType) else parse_content_type(content_type)
     _check_supported(ctype)
     spec = _raw_spec(ctype) if ctype.mime in _RAW else None
     if not data:
         raise InvalidAudio("The audio is empty (the request body has 0 bytes)")
     if spec is not None and not (ctype.mime == "audio/basic" and data.startswith(b".snd")):
-        _decode_raw(out, data, spec)
-    else:
-        _decode_container(out, data, ctype)
+        return _decode_raw(out, data, spec)
+    return _decode_container(out, data, ctype)
 
 
 def _check_supported(ctype: ContentType) -> None:
@@ -186,7 +208,7 @@ def _int_param(ctype: ContentType, name: str, low: int, high: int) -> int:
     return int(value)
 
 
-def _decode_raw(out: ResampledOutput, data: bytes, spec: _RawSpec) -> None:
+def _decode_raw(out: Resampler, data: bytes, spec: _RawSpec) -> Iterator[tuple[np.ndarray, int]]:
     width = 2 if spec.encoding == "l16" else 1
     frame_bytes = width * spec.channels
     frames = len(data) // frame_bytes
@@ -204,7 +226,7 @@ def _decode_raw(out: ResampledOutput, data: bytes, spec: _RawSpec) -> None:
         count = min(_RAW_CHUNK, frames - start)
         codes = np.frombuffer(data, dtype=dtype, count=count * spec.channels, offset=start * frame_bytes)
         pcm = codes.astype(np.float32) / 32768.0 if spec.encoding == "l16" else _G711[spec.encoding][codes]
-        out.push(pcm.reshape(count, spec.channels).mean(axis=1, dtype=np.float32), spec.rate)
+        yield pcm.reshape(count, spec.channels).mean(axis=1, dtype=np.float32), spec.rate
 
 
 def _detect_byteorder(body: bytes, channels: int) -> str:
@@ -264,7 +286,7 @@ def _is_mpeg_audio_header(head: bytes) -> bool:
     return version != 1 and layer != 0 and bitrate != 15 and rate != 3
 
 
-def _decode_container(out: ResampledOutput, data: bytes, ctype: ContentType) -> None:
+def _decode_container(out: Resampler, data: bytes, ctype: ContentType) -> Iterator[tuple[np.ndarray, int]]:
     sniffed = sniff_format(data)
     fmt = sniffed or _CONTAINERS.get(ctype.mime) or ("au" if ctype.mime == "audio/basic" else None)
     if fmt is None:
@@ -283,8 +305,7 @@ def _decode_container(out: ResampledOutput, data: bytes, ctype: ContentType) -> 
             if stream.sample_rate:  # 0: the header does not say; each decoded frame is checked too
                 _check_rate_and_channels(stream.sample_rate, stream.channels, fmt, label)
             _check_header_duration(out, container, fmt)
-            for mono, rate in _decoded_frames(container, fmt, label):
-                out.push(mono, rate)
+            yield from _decoded_frames(container, fmt, label)
     except ParlanceError:
         raise
     except (av.FFmpegError, ValueError, OSError, EOFError, RuntimeError, IndexError) as exc:
@@ -303,7 +324,7 @@ def _check_rate_and_channels(rate: int, channels: int, fmt: str, label: str) -> 
         raise InvalidAudio(f"The audio ({label}) has {channels} channels; at most {most} are accepted")
 
 
-def _check_header_duration(out: ResampledOutput, container: av.container.InputContainer, fmt: str) -> None:
+def _check_header_duration(out: Resampler, container: av.container.InputContainer, fmt: str) -> None:
     """Refuse audio whose header says it is too long, and size the output from it."""
     if container.duration is None or container.duration <= 0:
         return

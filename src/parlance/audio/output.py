@@ -1,8 +1,10 @@
-"""The decoded result: 16 kHz mono float32, written in place chunk by chunk, within a duration limit.
+"""The decoded result: 16 kHz mono float32, produced chunk by chunk, within a duration limit.
 
-Decoders push short mono chunks at their source rate; each is resampled by libswresample (PyAV's
-`AudioResampler`) and copied into one growing array, so a file's peak memory is that array plus a
-chunk, never a second full-length copy (a list of frames concatenated at the end doubles it).
+Decoders push short mono chunks at their source rate; `Resampler` turns each into 16 kHz chunks with
+libswresample (PyAV's `AudioResampler`), so a consumer can recognize audio as it is decoded and never hold
+all of it. `ResampledOutput` is the consumer that wants the whole array: it copies the chunks into one
+growing array, so a file's peak memory is that array plus a chunk, never a second full-length copy (a list
+of frames concatenated at the end doubles it).
 """
 
 from __future__ import annotations
@@ -19,8 +21,9 @@ _MIN_GROWTH = 60 * SAMPLE_RATE  # samples added at least per growth, so short fi
 _SLACK = SAMPLE_RATE  # resampler delay and rounding: room beyond an estimated length
 
 
-class ResampledOutput:
-    """Collects mono chunks at any rate as 16 kHz float32, refusing audio beyond `max_seconds`.
+class Resampler:
+    """Turns mono chunks at any rate into 16 kHz float32 chunks in [-1, 1], refusing audio beyond
+    `max_seconds`.
 
     Several parts (files) may be pushed in turn; `end_part` flushes the resampler between them and
     the limit applies to all of them together.
@@ -29,8 +32,6 @@ class ResampledOutput:
     def __init__(self, max_seconds: float) -> None:
         self.max_seconds = max_seconds
         self.seconds = 0.0  # of source audio taken in so far
-        self.size = 0  # samples written
-        self._samples = np.empty(0, dtype=np.float32)
         self._rate = 0
         self._resampler: av.AudioResampler | None = None
 
@@ -43,55 +44,71 @@ class ResampledOutput:
             )
 
     def expect(self, seconds: float) -> None:
-        """Make room for about `seconds` more audio (a header's estimate) without passing the limit."""
-        room = max(0.0, min(seconds, self.max_seconds - self.seconds))
-        self._reserve(self.size + math.ceil(room * SAMPLE_RATE) + _SLACK)
+        """A header's estimate of how much more audio is coming; consumers that collect it may make room."""
 
-    def push(self, mono: np.ndarray, rate: int) -> None:
-        """Append float32 mono samples at `rate` Hz."""
+    def push(self, mono: np.ndarray, rate: int) -> list[np.ndarray]:
+        """Take float32 mono samples at `rate` Hz; the 16 kHz samples ready so far."""
         self.check_duration(len(mono) / rate)
         self.seconds += len(mono) / rate
+        flushed = []
         if rate != self._rate:
-            self.end_part()
+            flushed = self.end_part()
             self._rate = rate
             self._resampler = None if rate == SAMPLE_RATE else av.AudioResampler("flt", "mono", SAMPLE_RATE)
         if self._resampler is None:
-            self._write(mono)
-            return
+            return [*flushed, _clipped(mono)]
         frame = av.AudioFrame.from_ndarray(np.ascontiguousarray(mono[None, :]), format="flt", layout="mono")
         frame.sample_rate = rate
-        self._write_frames(self._resampler.resample(frame))
+        return [*flushed, *_chunks(self._resampler.resample(frame))]
 
-    def end_part(self) -> None:
-        """Drain the resampler: the next samples pushed start a new signal."""
-        if self._resampler is not None:
-            self._write_frames(self._resampler.resample(None))
+    def end_part(self) -> list[np.ndarray]:
+        """Drain the resampler (the next samples pushed start a new signal); the samples it held."""
+        out = _chunks(self._resampler.resample(None)) if self._resampler is not None else []
         self._resampler, self._rate = None, 0
+        return out
 
-    def result(self) -> np.ndarray:
-        """The samples so far, clipped to [-1, 1]; the buffer is handed over, not copied."""
-        self.end_part()
-        out, self._samples = self._samples, np.empty(0, dtype=np.float32)
-        # Shrinking with realloc returns the unused tail without copying the kept samples.
-        out.resize(self.size, refcheck=False)
-        self.size = 0
-        return np.clip(out, -1.0, 1.0, out=out)
 
-    def discard(self) -> None:
-        """Free the samples (after an error)."""
-        self._samples, self.size, self._resampler = np.empty(0, dtype=np.float32), 0, None
+def _chunks(frames: list[av.AudioFrame]) -> list[np.ndarray]:
+    return [_clipped(f.to_ndarray()[0]) for f in frames]
 
-    def _write_frames(self, frames: list[av.AudioFrame]) -> None:
-        for f in frames:
-            self._write(f.to_ndarray()[0])
 
-    def _write(self, chunk: np.ndarray) -> None:
+def _clipped(chunk: np.ndarray) -> np.ndarray:
+    return np.clip(chunk, -1.0, 1.0).astype(np.float32, copy=False)
+
+
+class ResampledOutput(Resampler):
+    """A `Resampler` that keeps everything pushed, in one array sized from the header's estimate."""
+
+    def __init__(self, max_seconds: float) -> None:
+        super().__init__(max_seconds)
+        self.size = 0  # samples written
+        self._samples = np.empty(0, dtype=np.float32)
+
+    def expect(self, seconds: float) -> None:
+        """Make room for about `seconds` more audio without passing the limit."""
+        room = max(0.0, min(seconds, self.max_seconds - self.seconds))
+        self._reserve(self.size + math.ceil(room * SAMPLE_RATE) + _SLACK)
+
+    def write(self, chunk: np.ndarray) -> None:
+        """Append 16 kHz samples (chunks this object's `push` or `end_part` returned)."""
         end = self.size + len(chunk)
         if end > len(self._samples):
             limit = math.ceil(self.max_seconds * SAMPLE_RATE) + _SLACK if math.isfinite(self.max_seconds) else end
             self._reserve(max(end, min(2 * len(self._samples), limit), self.size + _MIN_GROWTH))
         self._samples[self.size : end] = chunk
         self.size = end
+
+    def result(self) -> np.ndarray:
+        """The samples written; the buffer is handed over, not copied."""
+        out, self._samples = self._samples, np.empty(0, dtype=np.float32)
+        # Shrinking with realloc returns the unused tail without copying the kept samples.
+        out.resize(self.size, refcheck=False)
+        self.size = 0
+        return out
+
+    def discard(self) -> None:
+        """Free the samples (after an error)."""
+        self._samples, self.size, self._resampler = np.empty(0, dtype=np.float32), 0, None
 
     def _reserve(self, capacity: int) -> None:
         # ndarray.resize reallocates in place: for arrays this large glibc's realloc moves pages with

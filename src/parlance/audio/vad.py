@@ -103,19 +103,29 @@ def _as_float(audio: np.ndarray) -> np.ndarray:
 
 
 def _analyse(x: np.ndarray, aggressiveness: int) -> _Frames:
-    count = len(x) // FRAME
-    vad = webrtcvad.Vad(aggressiveness)
-    speech, level = np.zeros(count, dtype=bool), np.zeros(count)
-    for start in range(0, count, _BLOCK):
-        block = x[start * FRAME : min(count, start + _BLOCK) * FRAME].reshape(-1, FRAME)
-        pcm = (np.clip(block, -1.0, 1.0) * 32767).astype("<i2")
-        voiced = np.array([vad.is_speech(row.tobytes(), SAMPLE_RATE) for row in pcm], dtype=bool)
-        rms = np.sqrt(np.mean(np.square(block, dtype=np.float64), axis=1))
-        db = 20 * np.log10(np.maximum(rms, 1e-5))
-        rows = slice(start, start + len(block))
-        speech[rows] = voiced & (db > ENERGY_FLOOR_DB) & (_flatness(block) < MAX_FLATNESS)
-        level[rows] = db
-    return _Frames(speech, level)
+    return _FrameAnalyser(aggressiveness).frames(x[: len(x) // FRAME * FRAME])
+
+
+class _FrameAnalyser:
+    """Classifies whole 30 ms frames in order; webrtcvad adapts to the audio, so one analyser per stream."""
+
+    def __init__(self, aggressiveness: int) -> None:
+        self._vad = webrtcvad.Vad(aggressiveness)
+
+    def frames(self, x: np.ndarray) -> _Frames:
+        """Speech flags and levels of `x`, whose length is a whole number of frames."""
+        count = len(x) // FRAME
+        speech, level = np.zeros(count, dtype=bool), np.zeros(count)
+        for start in range(0, count, _BLOCK):
+            block = x[start * FRAME : min(count, start + _BLOCK) * FRAME].reshape(-1, FRAME)
+            pcm = (np.clip(block, -1.0, 1.0) * 32767).astype("<i2")
+            voiced = np.array([self._vad.is_speech(row.tobytes(), SAMPLE_RATE) for row in pcm], dtype=bool)
+            rms = np.sqrt(np.mean(np.square(block, dtype=np.float64), axis=1))
+            db = 20 * np.log10(np.maximum(rms, 1e-5))
+            rows = slice(start, start + len(block))
+            speech[rows] = voiced & (db > ENERGY_FLOOR_DB) & (_flatness(block) < MAX_FLATNESS)
+            level[rows] = db
+        return _Frames(speech, level)
 
 
 def _flatness(block: np.ndarray) -> np.ndarray:

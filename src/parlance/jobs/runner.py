@@ -9,8 +9,10 @@ from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
+from datetime import timedelta
 from typing import Any
 
 from sqlalchemy import select, update
@@ -22,7 +24,8 @@ from parlance.store.orm import Job, utcnow
 
 log = logging.getLogger(__name__)
 MAX_ATTEMPTS = 2
-ABANDONED = "The server stopped while this job was running, more than once; it was not resumed again."
+# One reason whether a restart (SQLite) or a lease that ran out (PostgreSQL, Celery workers) found the job.
+ABANDONED = "The server running this job stopped while it ran, more than once; it was not resumed again."
 
 Progress = Callable[[int], None]
 
@@ -34,9 +37,10 @@ class JobKind:
 
 
 class JobRunner:
-    def __init__(self, db: Database, workers: int = 1) -> None:
+    def __init__(self, db: Database, workers: int = 1, *, lease_seconds: float = 60.0) -> None:
         self.db = db
         self.workers = workers
+        self.lease = float(lease_seconds)
         self.kinds: dict[str, JobKind] = {}
         self._wake = threading.Condition()
         self._stop = False
@@ -51,8 +55,7 @@ class JobRunner:
             s.add(job)
             s.flush()
             job_id = job.id
-        with self._wake:
-            self._wake.notify()
+        self._dispatch(job_id)
         return job_id
 
     def recover(self) -> None:
@@ -71,11 +74,83 @@ class JobRunner:
                 self.kinds[job.kind].on_failure(job, ABANDONED)
 
     def start(self) -> None:
-        self.recover()
+        """Start the job threads. On SQLite one process owns the database, so whatever is `running` at
+        start-up was left by a dead process and is recovered at once. On PostgreSQL other replicas may be
+        running those jobs: only jobs whose lease ran out are taken back, by the periodic sweep."""
+        if not self.db.is_postgres:
+            self.recover()
+        else:
+            self.sweep()  # at once, as recover() would: jobs of a replica that died long ago
         for i in range(self.workers):
             t = threading.Thread(target=self._loop, name=f"jobs-{i}", daemon=True)
             t.start()
             self._threads.append(t)
+        self._start_sweeper()
+
+    def _dispatch(self, job_id: str) -> None:
+        """Make a queued job's existence known to whoever runs jobs (here: wake a thread)."""
+        with self._wake:
+            self._wake.notify()
+
+    # -- leases: a running job's runner proves it is alive; a silent one's job is taken back -----------
+    @contextmanager
+    def _lease(self, job_id: str) -> Iterator[None]:
+        done = threading.Event()
+
+        def beat() -> None:
+            while not done.wait(self.lease / 3):
+                with self.db.session() as s:
+                    s.execute(update(Job).where(Job.id == job_id, Job.status == "running").values(updated=utcnow()))
+
+        t = threading.Thread(target=beat, name=f"lease-{job_id[:8]}", daemon=True)
+        t.start()
+        try:
+            yield
+        finally:
+            done.set()
+            t.join(timeout=5)
+
+    def _start_sweeper(self) -> None:
+        t = threading.Thread(target=self._sweep_loop, name="jobs-sweeper", daemon=True)
+        t.start()
+        self._threads.append(t)
+
+    def _sweep_loop(self) -> None:
+        while True:
+            try:
+                self.sweep()
+            except Exception:
+                log.exception("job sweep failed")
+            with self._wake:
+                if not self._stop:
+                    self._wake.wait(timeout=self.lease / 2)
+                if self._stop:
+                    return
+
+    def sweep(self) -> None:
+        """Requeue (or fail) running jobs whose lease ran out; dispatch queued jobs nobody took for a lease."""
+        cutoff = utcnow() - timedelta(seconds=self.lease)
+        requeued: list[str] = []
+        given_up: list[Job] = []
+        with self.db.session() as s:
+            stale = select(Job).where(Job.updated < cutoff, Job.status.in_(["running", "queued"]))
+            for job in s.scalars(stale.with_for_update(skip_locked=True)):
+                if job.status == "queued" or job.attempts < MAX_ATTEMPTS:
+                    if job.status == "running":
+                        log.warning("job %s (%s) lost its worker; queued again", job.id, job.kind)
+                    job.status, job.updated = "queued", utcnow()
+                    requeued.append(job.id)
+                else:
+                    job.status, job.error, job.updated = "failed", ABANDONED, utcnow()
+                    given_up.append(job)
+            s.flush()  # before expunging: an expunged object's changes would never be written
+            for job in given_up:
+                s.expunge(job)
+        for job_id in requeued:
+            self._dispatch(job_id)
+        for job in given_up:  # outside the transaction: hooks open their own
+            if job.kind in self.kinds:
+                self.kinds[job.kind].on_failure(job, ABANDONED)
 
     def stop(self) -> None:
         with self._wake:
@@ -85,18 +160,27 @@ class JobRunner:
             t.join(timeout=5)
 
     def _claim(self) -> Job | None:
+        """Take the oldest queued job. Several runners (threads, replicas) may race: on PostgreSQL the row
+        lock with SKIP LOCKED makes each pick a different job; the conditional UPDATE is the check-and-set
+        that stays correct where FOR UPDATE does not exist (SQLite serialises writers instead)."""
         with self.db.session() as s:
-            for job in s.scalars(select(Job).where(Job.status == "queued").order_by(Job.created).limit(5)):
-                claimed = s.execute(
-                    update(Job)
-                    .where(Job.id == job.id, Job.status == "queued")
-                    .values(status="running", attempts=Job.attempts + 1, updated=utcnow())
-                ).rowcount
-                if claimed:
+            queued = select(Job).where(Job.status == "queued").order_by(Job.created).limit(5)
+            for job in s.scalars(queued.with_for_update(skip_locked=True)):
+                if self._take(s, job.id, "queued"):
                     s.flush()
                     s.refresh(job)
                     return job
         return None
+
+    @staticmethod
+    def _take(s: Session, job_id: str, expected: str) -> bool:
+        """Check-and-set: move one job from `expected` to running; False if someone else changed it first."""
+        claimed = s.execute(
+            update(Job)
+            .where(Job.id == job_id, Job.status == expected)
+            .values(status="running", attempts=Job.attempts + 1, updated=utcnow())
+        ).rowcount
+        return bool(claimed)
 
     def _loop(self) -> None:
         while True:
@@ -109,7 +193,8 @@ class JobRunner:
                     if not self._stop:
                         self._wake.wait(timeout=1.0)
                 continue
-            self._execute(job)
+            with self._lease(job.id):
+                self._execute(job)
 
     def _execute(self, job: Job) -> None:
         kind = self.kinds.get(job.kind)

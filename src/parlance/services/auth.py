@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 import hashlib
+import os
 import secrets
+import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
 
 import jwt
 from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
 
 from parlance.errors import Unauthorized
 from parlance.settings import Settings
@@ -39,9 +42,19 @@ class AuthService:
     @staticmethod
     def _load_secret(path: Path) -> str:
         if not path.exists():
+            # Replicas sharing the data directory may start together: write a whole file aside, then link it
+            # into place, which fails if another got there first; everyone then reads the one that won.
             path.parent.mkdir(parents=True, exist_ok=True)
-            path.write_text(secrets.token_hex(32))
-            path.chmod(0o600)
+            fd, tmp = tempfile.mkstemp(prefix=".token-secret-", dir=path.parent)
+            try:
+                with os.fdopen(fd, "w") as f:
+                    f.write(secrets.token_hex(32))
+                os.chmod(tmp, 0o600)
+                os.link(tmp, path)
+            except FileExistsError:
+                pass
+            finally:
+                os.unlink(tmp)
         return path.read_text().strip()
 
     def create_key(self, *, instance_name: str = "default", instance_id: str | None = None) -> NewKey:
@@ -96,7 +109,10 @@ class AuthService:
         return subject
 
     def ensure_dev_instance(self) -> str:
-        with self.db.session() as s:
-            if s.get(Instance, DEV_INSTANCE) is None:
-                s.add(Instance(id=DEV_INSTANCE, name="development (no auth)"))
+        try:
+            with self.db.session() as s:
+                if s.get(Instance, DEV_INSTANCE) is None:
+                    s.add(Instance(id=DEV_INSTANCE, name="development (no auth)"))
+        except IntegrityError:  # a concurrent first request (or another replica) inserted it first
+            pass
         return DEV_INSTANCE

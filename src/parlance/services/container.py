@@ -29,6 +29,17 @@ from parlance.settings import Settings
 from parlance.store.db import Database
 
 
+def job_queue(settings: Settings, db: Database) -> JobRunner:
+    """In-process threads by default; Celery workers when a broker is configured (same interface)."""
+    if not settings.job_broker_url:
+        return JobRunner(db, settings.job_workers, lease_seconds=settings.job_lease_seconds)
+    from parlance.jobs.celery_queue import CeleryJobs
+
+    return CeleryJobs(
+        db, settings.job_broker_url, lease_seconds=settings.job_lease_seconds, threads=settings.job_workers
+    )
+
+
 @dataclass
 class Services:
     settings: Settings
@@ -68,7 +79,7 @@ class Services:
         catalog = Catalog(settings, builtins)
         lifecycle = Lifecycle(settings, clock)
         pool = EnginePool(settings, registry or EngineRegistry())
-        jobs = JobRunner(db, settings.job_workers)
+        jobs = job_queue(settings, db)
         customizations = CustomModels(
             settings,
             db,
@@ -124,3 +135,4 @@ class Services:
     def close(self) -> None:
         self.jobs.stop()
         self.pool.close()
+        self.db.close()

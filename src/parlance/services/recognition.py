@@ -5,7 +5,8 @@ from __future__ import annotations
 
 import asyncio
 import functools
-from collections.abc import Mapping
+import itertools
+from collections.abc import Iterator, Mapping
 from concurrent.futures import Future
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -14,7 +15,8 @@ from typing import Any, Protocol, cast
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
-from parlance.audio.decode import decode_parts
+from parlance.audio.decode import decode_parts, decoded_chunks
+from parlance.audio.utterances import UtteranceSplitter, loudest_speech
 from parlance.audio.vad import PAD_SECONDS, Segment, split_utterances
 from parlance.customization.grammar_fsa import Grammar
 from parlance.engines import grammar_select
@@ -258,7 +260,7 @@ class RecognitionService:
     def submit(self, prepared: Prepared, audio: AudioParts, *, wait: bool = False) -> Future[dict[str, Any]]:
         """`run` on an engine worker. Requests (`wait=False`) are refused with 503 when every worker and
         queue slot is taken; background jobs (`wait=True`) block until a slot frees instead."""
-        return self.pool.submit(lambda: self.run(prepared, audio), wait=wait)
+        return self.pool.call(self.run, "run", prepared, audio, wait=wait)
 
     async def recognize(self, owner: str, audio: AudioParts, raw_params: Mapping[str, Any]) -> dict[str, Any]:
         """Prepare and run one request (HTTP, CLI): 503 rather than waiting when the engines are busy."""
@@ -266,28 +268,50 @@ class RecognitionService:
         return await asyncio.wrap_future(self.submit(prepared, audio))
 
     def run(self, prepared: Prepared, audio: AudioParts) -> dict[str, Any]:
-        """Blocking (an engine thread): decode, split at pauses, transcribe each utterance, format."""
+        """Blocking (an engine thread): decode, split at pauses and transcribe each utterance as the audio
+        is decoded, then format. Only the utterance in progress is held, never the whole audio."""
         params = prepared.params
-        samples = self._decode_parts(audio)
-        segments = self._segments(samples, params)
-        self._check_inactivity(samples, segments, params.inactivity_timeout)
         model = self.pool.model(prepared.version)
-        results = []
-        for i, seg in enumerate(segments):
+        results: list[dict[str, Any]] = []
+        last: dict[str, Any] | None = None  # the result of the last utterance, if it had one
+        heard = 0
+        for seg in self._utterances(audio, params):
+            heard += 1
             alternatives = self._alternatives(model, seg.samples, prepared)
+            last = None
             if not alternatives or not alternatives[0].transcript.strip():
                 continue
-            result = self._result(alternatives, seg.start, params)
+            last = self._result(alternatives, seg.start, params)
             if params.split_transcript_at_phrase_end or params.end_of_phrase_silence_time:
-                result["end_of_utterance"] = "end_of_data" if i == len(segments) - 1 else "silence"
-            results.append(result)
+                last["end_of_utterance"] = "silence"
+            results.append(last)
+        if last is not None and "end_of_utterance" in last:
+            last["end_of_utterance"] = "end_of_data"
         out: dict[str, Any] = {"result_index": 0, "results": results}
         warnings = list(prepared.warnings)
-        if params.grammar_name and segments and not results:
+        if params.grammar_name and heard and not results:
             warnings.append(f"No phrase of grammar '{params.grammar_name}' matched the audio well enough.")
         if warnings:
             out["warnings"] = warnings
         return out
+
+    def _utterances(self, audio: AudioParts, params: RecognizeParams) -> Iterator[Segment]:
+        """The utterances of the audio as it is decoded, after the inactivity check: no speech within
+        `inactivity_timeout` seconds of the start fails the request before anything is transcribed."""
+        loud = None
+        if 0 < params.background_audio_suppression < 1:  # measured over the whole audio: a first pass
+            loud = loudest_speech(decoded_chunks(audio), params.speech_detector_sensitivity)
+        splitter = UtteranceSplitter(**self._split_options(params), loud_level=loud)
+        timeout = params.inactivity_timeout
+        first = True
+        for chunk in itertools.chain(decoded_chunks(audio), [None]):
+            segments = splitter.push(chunk) if chunk is not None else splitter.finish()
+            if first and 0 <= timeout <= (segments[0].start if segments else splitter.open_from):
+                raise _no_speech(timeout)
+            first = first and not segments
+            yield from segments
+        if first and 0 <= timeout <= splitter.seconds:
+            raise _no_speech(timeout)
 
     @staticmethod
     def _alternatives(model: LoadedModel, samples: np.ndarray, prepared: Prepared) -> list[Alternative]:
@@ -305,13 +329,16 @@ class RecognitionService:
         return decode_parts(audio)
 
     @staticmethod
-    def _segments(samples: np.ndarray, params: RecognizeParams) -> list[Segment]:
-        return split_utterances(
-            samples,
-            end_of_phrase_silence=params.end_of_phrase_silence_time or 0.8,
-            sensitivity=params.speech_detector_sensitivity,
-            background_suppression=params.background_audio_suppression,
-        )
+    def _split_options(params: RecognizeParams) -> dict[str, float]:
+        return {
+            "end_of_phrase_silence": params.end_of_phrase_silence_time or 0.8,
+            "sensitivity": params.speech_detector_sensitivity,
+            "background_suppression": params.background_audio_suppression,
+        }
+
+    @classmethod
+    def _segments(cls, samples: np.ndarray, params: RecognizeParams) -> list[Segment]:
+        return split_utterances(samples, **cls._split_options(params))
 
     def inactivity_so_far(self, audio: bytes, content_type: str | None, params: RecognizeParams) -> BadRequest | None:
         """For audio still arriving (the WebSocket): the inactivity error once the audio since the last
@@ -330,13 +357,9 @@ class RecognitionService:
         self, prepared: Prepared, audio: bytes, content_type: str | None
     ) -> Future[BadRequest | None]:
         """`inactivity_so_far` on an engine worker (it decodes all the audio so far); 503 when all are busy."""
-        return self.pool.submit(lambda: self.inactivity_so_far(audio, content_type, prepared.params), wait=False)
-
-    @staticmethod
-    def _check_inactivity(samples: np.ndarray, segments: list[Any], timeout: int) -> None:
-        first_speech = segments[0].start if segments else len(samples) / SAMPLE_RATE
-        if timeout >= 0 and first_speech >= timeout:
-            raise _no_speech(timeout)
+        return self.pool.call(
+            self.inactivity_so_far, "inactivity_so_far", audio, content_type, prepared.params, wait=False
+        )
 
     @staticmethod
     def _result(alternatives: list[Alternative], offset: float, params: RecognizeParams) -> dict[str, Any]:

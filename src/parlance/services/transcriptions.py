@@ -26,7 +26,7 @@ from urllib.parse import urlparse
 
 from sqlalchemy import select
 
-from parlance.audio.decode import decode_audio
+from parlance.audio.decode import decoded_chunks
 from parlance.engines.base import SAMPLE_RATE, ModelVersion
 from parlance.errors import BadRequest, ModelExpired, NotFound, ParlanceError
 from parlance.jobs.runner import JobKind, JobRunner, Progress
@@ -396,7 +396,7 @@ class Transcriptions:
         try:
             audio = content.fetch(item["url"], self.settings, self.settings.max_body_bytes)
             watson = self._recognize(row.owner, audio, params)
-            seconds = len(decode_audio(audio, None)) / SAMPLE_RATE
+            seconds = sum(len(chunk) for chunk in decoded_chunks([(audio, None)])) / SAMPLE_RATE  # not all held
         except ParlanceError as exc:
             failure = {"source": item["source"], "status": "Failed", "errorKind": _error_kind(exc)}
             _write_json(folder / FAILURES / f"{index}.json", {**failure, "errorMessage": exc.message})

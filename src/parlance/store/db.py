@@ -9,11 +9,14 @@ from pathlib import Path
 from alembic import command
 from alembic.config import Config
 from sqlalchemy import Engine, create_engine, event
+from sqlalchemy.exc import DataError
 from sqlalchemy.orm import Session, sessionmaker
 
+from parlance.errors import BadRequest
 from parlance.settings import Settings
 
 MIGRATIONS = Path(__file__).parent / "migrations"
+MIGRATION_LOCK = 0x70617231  # any constant key shared by every replica
 
 
 def make_engine(settings: Settings) -> Engine:
@@ -44,6 +47,8 @@ def alembic_config(url: str) -> Config:
 def upgrade(engine: Engine) -> None:
     cfg = alembic_config(str(engine.url.render_as_string(hide_password=False)))
     with engine.begin() as conn:
+        if conn.dialect.name == "postgresql":  # replicas starting together migrate one after the other
+            conn.exec_driver_sql(f"SELECT pg_advisory_xact_lock({MIGRATION_LOCK})")
         cfg.attributes["connection"] = conn
         command.upgrade(cfg, "head")
 
@@ -58,7 +63,25 @@ class Database:
     def migrate(self) -> None:
         upgrade(self.engine)
 
+    @property
+    def is_postgres(self) -> bool:
+        return self.engine.dialect.name == "postgresql"
+
+    def ping(self) -> None:
+        """Raise if the database cannot be reached (readiness)."""
+        with self.engine.connect() as conn:
+            conn.exec_driver_sql("SELECT 1")
+
+    def close(self) -> None:
+        self.engine.dispose()
+
     @contextmanager
     def session(self) -> Iterator[Session]:
-        with self._sessions.begin() as s:
-            yield s
+        try:
+            with self._sessions.begin() as s:
+                yield s
+        except DataError as exc:
+            # Input the database cannot hold or compare (PostgreSQL refuses NUL characters, integers out of
+            # range, strings over a column's length; SQLite takes them): the client's doing, and the
+            # transaction is rolled back, so nothing is half-written.
+            raise BadRequest(f"A value cannot be stored: {exc.orig}".strip()) from exc

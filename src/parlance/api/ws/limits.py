@@ -74,6 +74,11 @@ class AudioBuffer:
     def snapshot(self) -> bytes:
         return bytes(self._data)
 
+    def drop(self, size: int) -> None:
+        """Forget the first `size` bytes (recognized already)."""
+        del self._data[:size]
+        self._limits.release(size)
+
     @contextmanager
     def taken(self) -> Iterator[bytes]:
         """The audio, leaving the buffer empty; it stays counted against the shared limit until the

@@ -11,12 +11,19 @@ outside the protocol, 1008 for a start message that cannot be served or an idle 
 much audio, 1013 when the service is full, 1000 after a request fails (as Watson's inactivity timeout),
 1011 for a fault of the service.
 
-While audio arrives, the stretch since the last speech is measured about once a second of audio; when
-it reaches `inactivity_timeout`, "No speech detected for Ns." ends the connection, as in Watson (a
-microphone left open). Interim results (`interim_results: true`) are the pipeline run again over the
-audio received so far, after at least `INTERIM_EVERY` seconds of new audio, and at least twice as much
-as the last run took (so a slow engine is not kept busy decoding the same audio over and over), and
-only while the request holds less than `INTERIM_UP_TO` seconds; all are `final: false`.
+Raw audio (l16, mu-law, A-law) and 16-bit PCM WAV are recognized as they arrive (`RecognitionStream`):
+every quarter second of audio goes to an engine worker, which decodes it, finds phrase ends with the voice
+activity detector and recognizes each finished phrase once. With `interim_results` each phrase's final
+result is sent as soon as it is ready, with the next `result_index`, and interim results (`final: false`)
+decode only the phrase in progress: its first as soon as it has words, then about once a second of audio
+(at least twice as long as the last took, so a slow engine is not kept decoding the same phrase over and
+over). Without them all final results come in one message after stop, as `recognize` gives them. A session
+lasts as long as audio keeps coming; "No speech detected for Ns." ends it once the audio since the last
+speech reaches `inactivity_timeout`, as in Watson (a microphone left open).
+
+Container formats (Ogg, WebM, FLAC, MP3) need their whole file to decode, so their audio is collected until
+stop: the silence check and interim results (`INTERIM_EVERY`, up to `INTERIM_UP_TO` seconds) decode all of
+the audio so far, about once a second of audio.
 """
 
 from __future__ import annotations
@@ -24,10 +31,10 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from enum import Enum
-from typing import Any
+from typing import Any, TypeVar
 
 from starlette import status
 from starlette.websockets import WebSocket, WebSocketDisconnect
@@ -37,8 +44,10 @@ from parlance.api.ws.protocol import CloseConnection, StartMessage, parse_text_f
 from parlance.errors import EngineBusy, ParlanceError
 from parlance.services.container import Services
 from parlance.services.recognition import Prepared
+from parlance.services.recognition_stream import RecognitionStream
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
 
 MAX_FRAME = 4 * 1024 * 1024  # Watson: larger frames close the socket with 1009
 # Options fixed for the connection's lifetime, taken from its URL (they override the start message).
@@ -51,6 +60,7 @@ CONNECTION_PARAMS = (
 )
 BYTES_PER_SECOND = 32000  # 16 kHz 16-bit mono: a rough clock for interim results whatever the format
 INTERIM_EVERY = 1.0
+STREAM_EVERY = 0.25  # seconds of audio (by BYTES_PER_SECOND) gathered before a streamed request takes it
 INTERIM_UP_TO = 30.0
 INACTIVITY_EVERY = 1.0
 
@@ -75,17 +85,22 @@ class _Request:
     prepared: Prepared
     content_type: str | None
     interim: bool
+    stream: RecognitionStream | None  # recognized as it arrives; None: collected, recognized at stop
     interim_at: float = 0.0  # seconds of audio at the last interim result
     interim_cost: float = 0.0  # seconds the last interim run took
     inactivity_at: float = 0.0  # seconds of audio at the last silence check
+    received: float = 0.0  # seconds of audio recognized as it arrived (streamed requests)
+    interim_index: int = -1  # result_index of the last interim result sent (streamed requests)
     interim_prepared: Prepared = field(init=False)  # the same, without the inactivity timeout
 
     def __post_init__(self) -> None:
         self.interim_prepared = self.prepared.without_inactivity_timeout()
 
-    def restart(self) -> None:
+    def restart(self, stream: RecognitionStream | None) -> None:
         """Ready for the next request's audio on the connection, with the same options."""
-        self.interim_at = self.interim_cost = self.inactivity_at = 0.0
+        self.interim_at = self.interim_cost = self.inactivity_at = self.received = 0.0
+        self.interim_index = -1
+        self.stream = stream
 
 
 def connection_params(query: Mapping[str, str]) -> dict[str, str]:
@@ -116,6 +131,7 @@ class Session:
         self.state = SessionState.AWAITING_START
         self.audio = AudioBuffer(limits, svc.settings.max_body_bytes)
         self.request: _Request | None = None
+        self.streamed = False  # the current request's stream has taken audio (else it may still be collected)
 
     def _move(self, to: SessionState) -> None:
         """Change state; an illegal transition is a defect of this module (as starlette's WebSocketState)."""
@@ -181,12 +197,14 @@ class Session:
                 await self._finish(self.request)
             return
         self.audio.add(chunk)  # before a start message too: that audio belongs to the first request
-        if self.request is not None:
+        if self.request is not None and self.request.stream is not None:
+            await self._advance(self.request, self.request.stream)
+        elif self.request is not None:
             await self._check_inactivity(self.request)
             await self._interim(self.request)
 
     async def _start(self, message: StartMessage) -> None:
-        if self.state is SessionState.LISTENING and len(self.audio):
+        if self.state is SessionState.LISTENING and (len(self.audio) or self.streamed):
             raise CloseConnection(
                 "A start message cannot interrupt a request: send stop first", status.WS_1002_PROTOCOL_ERROR
             )
@@ -196,23 +214,75 @@ class Session:
         except ParlanceError as exc:
             code = _close_code(exc) if exc.status >= 500 else status.WS_1008_POLICY_VIOLATION
             raise CloseConnection(exc.message, code) from None
-        self.request = _Request(prepared, message.content_type, message.interim_results)
+        try:
+            stream = self._new_stream(prepared, message.content_type, message.interim_results)
+        except ParlanceError as exc:  # a content type or its parameters refused
+            raise CloseConnection(exc.message, status.WS_1008_POLICY_VIOLATION) from None
+        self.request = _Request(prepared, message.content_type, message.interim_results, stream)
         self._move(SessionState.LISTENING)
         await self.ws.send_json({"state": "listening"})
 
     # -- recognition --------------------------------------------------------------------------------
+    def _new_stream(self, prepared: Prepared, content_type: str | None, interim: bool) -> RecognitionStream | None:
+        if not RecognitionStream.supports(content_type):
+            return None
+        return RecognitionStream(self.svc.recognition, prepared, content_type, per_phrase=interim)
+
     async def _finish(self, request: _Request) -> None:
         """Final results for the request's audio, then listening again for the next request."""
-        with self.audio.taken() as audio:
-            if len(audio) < self.svc.settings.min_body_bytes:
-                result: dict[str, Any] = {"result_index": 0, "results": []}
-            else:
-                future = self.svc.recognition.submit(request.prepared, [(audio, request.content_type)])
-                result = await asyncio.wrap_future(future)
-        await self.ws.send_json(result)
+        small = not self.streamed and len(self.audio) < self.svc.settings.min_body_bytes
+        if request.stream is not None and not small:
+            stream, audio = request.stream, self.audio.snapshot()
+            messages = await self._on_engine(lambda: stream.feed(audio) + stream.finish())
+            self.audio.drop(len(audio))
+        else:
+            with self.audio.taken() as audio:
+                if len(audio) < self.svc.settings.min_body_bytes:
+                    messages = [{"result_index": 0, "results": []}]
+                else:
+                    future = self.svc.recognition.submit(request.prepared, [(audio, request.content_type)])
+                    messages = [await asyncio.wrap_future(future)]
+        for message in messages:
+            await self.ws.send_json(message)
         await self.ws.send_json({"state": "listening"})
-        request.restart()
+        request.restart(self._new_stream(request.prepared, request.content_type, request.interim))
+        self.streamed = False
         self._move(SessionState.LISTENING)
+
+    async def _on_engine(self, work: Callable[[], T]) -> T:
+        return await asyncio.wrap_future(self.svc.recognition.pool.submit(work, wait=False))
+
+    async def _advance(self, request: _Request, stream: RecognitionStream) -> None:
+        """Recognize the audio received so far (a quarter second at least): send the final results of the
+        phrases it ended, then, now and then, an interim result for the phrase in progress."""
+        if len(self.audio) < STREAM_EVERY * BYTES_PER_SECOND:
+            return
+        audio = self.audio.snapshot()
+        try:
+            messages = await self._on_engine(lambda: stream.feed(audio))
+        except EngineBusy:  # every engine worker is taken: the audio waits for the next frame
+            return
+        self.audio.drop(len(audio))
+        self.streamed = True
+        request.received += len(audio) / BYTES_PER_SECOND
+        for message in messages:
+            await self.ws.send_json(message)
+        # A phrase's first interim result as soon as it has words; then one a second or so (at least twice
+        # as long as the last took, so that a slow engine is not kept decoding the same phrase over and over).
+        new_phrase = request.interim_index != stream.result_index
+        due = request.received - request.interim_at >= max(INTERIM_EVERY, 2 * request.interim_cost)
+        if not request.interim or not (new_phrase or due):
+            return
+        request.interim_at, started = request.received, time.perf_counter()
+        try:
+            interim = await self._on_engine(stream.interim)
+        except EngineBusy:
+            return
+        finally:
+            request.interim_cost = time.perf_counter() - started
+        if interim is not None:
+            request.interim_index = interim["result_index"]
+            await self.ws.send_json(interim)
 
     async def _check_inactivity(self, request: _Request) -> None:
         timeout = request.prepared.params.inactivity_timeout
