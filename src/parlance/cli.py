@@ -360,6 +360,9 @@ def _register_lifecycle() -> None:
     from parlance import cli_lifecycle
 
     cli_lifecycle.register(app, models_app)
+    from parlance import cli_acoustic
+
+    cli_acoustic.register(app)
 
 
 _register_lifecycle()

@@ -69,6 +69,12 @@ class Settings(BaseSettings):
         description="Callback hosts (names) or networks (CIDR, or single addresses) allowed although they are not "
         "public: loopback, private, link-local... are refused by default. JSON list in the environment.",
     )
+    acoustic_min_minutes: float = Field(
+        10.0,
+        ge=0,
+        description="Least speech a custom acoustic model trains on (Watson: 10 minutes); lower it for "
+        "small deployments and tests.",
+    )
     callback_registrations_per_hour: int = Field(20, description="Callback registrations per instance per hour.")
 
     @field_validator("database_url")

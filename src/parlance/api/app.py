@@ -19,6 +19,7 @@ from parlance.api.azure import speech as azure_speech
 from parlance.api.azure import transcriptions as azure_transcriptions
 from parlance.api.azure.context import API_VERSIONS
 from parlance.api.routes import (
+    acoustic_customizations,
     customizations,
     detect_language,
     identity,
@@ -59,7 +60,8 @@ def create_app(settings: Settings, services: Services | None = None) -> FastAPI:
     app.add_middleware(TransactionIdMiddleware)
     metrics = Metrics()
     app.middleware("http")(metrics.middleware)
-    for module in (identity, models, recognize, recognize_stream, recognitions, customizations, detect_language):
+    watson = (identity, models, recognize, recognize_stream, recognitions, detect_language, customizations)
+    for module in (*watson, acoustic_customizations):
         app.include_router(module.router)
     for version in API_VERSIONS:  # the Azure API, v3.1 and v3.2 paths alike
         for azure in (azure_models, azure_endpoints, azure_datasets, azure_transcriptions):

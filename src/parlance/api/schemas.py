@@ -233,6 +233,64 @@ class Words(WireModel):
     words: list[Word]
 
 
+# -- custom acoustic models ------------------------------------------------------------------------
+class AcousticModel(WireModel):
+    customization_id: str
+    created: str | None = None
+    updated: str | None = None
+    language: str | None = None
+    versions: list[str] | None = None
+    owner: str | None = None
+    name: str | None = None
+    description: str | None = None
+    base_model_name: str | None = None
+    status: ModelStatus | None = None
+    progress: int | None = None
+    warnings: str | None = None
+    error: str | None = None  # Parlance: why the last training failed (a stringified Watson error body)
+    deprecation_dates: DeprecationDates | None = None
+
+
+class AcousticModels(WireModel):
+    customizations: list[AcousticModel]
+
+
+class AudioDetails(WireModel):
+    type: Literal["audio", "archive", "undetermined"] | None = None
+    codec: str | None = None
+    frequency: int | None = None
+    compression: Literal["zip", "gzip"] | None = None
+
+
+class AudioResource(WireModel):
+    duration: int
+    name: str
+    details: AudioDetails
+    status: Literal["ok", "being_processed", "invalid"]
+
+
+class AudioResources(WireModel):
+    total_minutes_of_audio: float
+    audio: list[AudioResource]
+
+
+class AudioListing(WireModel):
+    """One audio file: its resource fields; an archive: `container` and its `audio` members."""
+
+    duration: int | None = None
+    name: str | None = None
+    details: AudioDetails | None = None
+    status: Literal["ok", "being_processed", "invalid"] | None = None
+    container: AudioResource | None = None
+    audio: list[AudioResource] | None = None
+
+
+class CreateAcousticModel(BaseModel):
+    name: str = Field(max_length=256)
+    base_model_name: str
+    description: str | None = Field(None, max_length=128)
+
+
 # -- request bodies (documented in the OpenAPI; the routes read the raw body on purpose, to parse it
 # -- with a depth limit and give Watson's messages) ------------------------------------------------
 class CreateLanguageModel(BaseModel):

@@ -66,6 +66,7 @@ class DecodeOptions:
     grammar: Path | None = None  # compiled grammar artifact (engine-specific format)
     prompt: str | None = None  # text the decoding is conditioned on (engines that take a prompt)
     word_alternatives: bool = False  # fill Word.alternatives (engines with lattices)
+    acoustic: Path | None = None  # trained custom acoustic model artifact (`Capabilities.acoustic_adaptation`)
 
 
 @dataclass(frozen=True)
@@ -76,6 +77,26 @@ class TrainingInput:
     words: list[dict[str, Any]]  # Watson word objects: word, sounds_like, display_as, source, count
     weight: float
     word_type_to_add: str = "all"  # "all" | "user" (previous-generation only)
+
+
+@dataclass(frozen=True)
+class AdaptationUtterance:
+    """A stretch of a stored 16 kHz mono 16-bit WAV file to adapt on, with its transcript when known."""
+
+    audio: Path
+    label: str  # for reports: "<resource>/<member>"
+    start: float = 0.0
+    end: float | None = None  # seconds; None: to the end of the file
+    transcript: str | None = None  # normalized spoken-form words; None: the engine decodes it first
+
+
+@dataclass(frozen=True)
+class AdaptationInput:
+    """Everything a custom acoustic model is trained from, already validated by the service."""
+
+    utterances: list[AdaptationUtterance]
+    cache_dir: Path  # where per-version preparations of the base model may be kept between trainings
+    language: CustomArtifact | None = None  # custom language model for the first-pass decoding
 
 
 ProgressCallback = Callable[[int], None]  # percent 0..100
@@ -126,4 +147,14 @@ class Engine(Protocol):
 
     def train(self, version: ModelVersion, data: TrainingInput, out_dir: Path, progress: ProgressCallback) -> None:
         """Build a custom language model's artifacts for `version` into `out_dir`."""
+        ...
+
+
+class AcousticAdapter(Protocol):
+    """An engine with `Capabilities.acoustic_adaptation`: trains custom acoustic models."""
+
+    def adapt(
+        self, version: ModelVersion, data: AdaptationInput, out_dir: Path, progress: ProgressCallback
+    ) -> dict[str, Any]:
+        """Build a custom acoustic model's artifacts for `version` into `out_dir`; returns a summary."""
         ...

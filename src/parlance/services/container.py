@@ -7,6 +7,8 @@ from dataclasses import dataclass
 from parlance.engines.base import ModelVersion
 from parlance.engines.registry import EngineRegistry
 from parlance.jobs.runner import JobRunner
+from parlance.services.acoustic_audio import AudioResources
+from parlance.services.acoustic_models import AcousticModels
 from parlance.services.auth import AuthService
 from parlance.services.azure_models import AzureModels
 from parlance.services.callbacks import Callbacks
@@ -59,6 +61,8 @@ class Services:
     datasets: Datasets
     azure_models: AzureModels
     transcriptions: Transcriptions
+    acoustic: AcousticModels
+    acoustic_audio: AudioResources
 
     @classmethod
     def build(
@@ -91,7 +95,11 @@ class Services:
         datasets = Datasets(settings, db)
         azure_models = AzureModels(catalog, lifecycle, customizations, corpora, datasets, jobs)
         azure_models.register(jobs)
-        resolver = CustomResolver(customizations, training)
+        acoustic_audio = AudioResources(customizations, jobs)
+        acoustic_audio.register(jobs)
+        acoustic = AcousticModels(customizations, acoustic_audio, training, pool)
+        acoustic.register(jobs)
+        resolver = CustomResolver(customizations, training, acoustic)
         endpoints = Endpoints(db, catalog, lifecycle)
         recognition = RecognitionService(catalog, pool, resolver, endpoints, lifecycle)
         callbacks = Callbacks(db, settings)
@@ -117,6 +125,8 @@ class Services:
             datasets=datasets,
             azure_models=azure_models,
             transcriptions=transcriptions,
+            acoustic=acoustic,
+            acoustic_audio=acoustic_audio,
         )
 
     def start(self) -> None:

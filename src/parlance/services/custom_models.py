@@ -56,8 +56,8 @@ class CustomModels:
 
     # -- lookup -----------------------------------------------------------------------------
     @staticmethod
-    def get_row(s: Session, owner: str, cid: str, *, lock: bool = False) -> CustomModel:
-        q = select(CustomModel).where(CustomModel.id == cid, CustomModel.owner == owner)
+    def get_row(s: Session, owner: str, cid: str, *, lock: bool = False, kind: str = "language") -> CustomModel:
+        q = select(CustomModel).where(CustomModel.id == cid, CustomModel.owner == owner, CustomModel.kind == kind)
         row = s.scalar(q.with_for_update() if lock else q)
         if row is None:  # another instance's model is indistinguishable from a missing one
             raise NotFound(f"Customization ID {cid} not found")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Protocol
 
 from sqlalchemy import select
 
@@ -23,42 +24,88 @@ OLD_VERSION_WARNING = (
 NOT_TRAINED = "Requested custom language model is not available. Please make sure the custom model is trained."
 
 
+AM_NOT_TRAINED = "Requested custom acoustic model is not available. Please make sure the custom model is trained."
+
+
+class AcousticArtifacts(Protocol):
+    def trained_versions(self, row: CustomModel) -> list[str]: ...
+
+    def artifact(self, cid: str, version: str) -> Path | None: ...
+
+
 class CustomResolver:
-    def __init__(self, models: CustomModels, training: Training) -> None:
+    def __init__(self, models: CustomModels, training: Training, acoustic: AcousticArtifacts | None = None) -> None:
         self.models = models
         self.training = training
+        self.acoustic = acoustic
+
+    def _row(self, owner: str, cid: str, kind: str) -> CustomModel:
+        with self.models.db.session() as s:
+            row = self.models.get_row(s, owner, cid, kind=kind)
+            s.expunge(row)
+        return row
 
     def resolve(self, owner: str, params: RecognizeParams, newest: ModelVersion) -> Resolved:
-        cid = params.custom_id
-        assert cid is not None
-        with self.models.db.session() as s:
-            row = self.models.get_row(s, owner, cid)
-            s.expunge(row)
+        """Seed 000's rules: each custom model on the requested base model; with both, the newest version
+        both are trained for (or `base_model_version`, which both must have)."""
         warnings: list[str] = []
-        self._check_lifecycle(row, newest, warnings)
-        if row.base_model_name != params.model:
-            raise BadRequest(
-                f"The custom model's base model {row.base_model_name} does not match the requested model {params.model}"
-            )
-        trained = [v for v in row.versions if self.training.engine_model(row, v, None) is not None]
-        if params.base_model_version:
-            if params.base_model_version not in row.versions:
+        rows: list[tuple[CustomModel, list[str], str]] = []  # (row, trained versions, not-trained message)
+        if params.custom_id:
+            lm = self._row(owner, params.custom_id, "language")
+            self._check_lifecycle(lm, newest, warnings)
+            trained = [v for v in lm.versions if self.training.engine_model(lm, v, None) is not None]
+            rows.append((lm, trained, NOT_TRAINED))
+        elif params.customization_weight is not None:
+            raise BadRequest("Cannot specify customization weight when not using customization.")
+        am = None
+        if params.acoustic_customization_id:
+            if self.acoustic is None:
+                raise BadRequest("Custom acoustic models are not available on this server")
+            am = self._row(owner, params.acoustic_customization_id, "acoustic")
+            rows.append((am, self.acoustic.trained_versions(am), AM_NOT_TRAINED))
+        for row, _, _ in rows:
+            if row.base_model_name != params.model:
                 raise BadRequest(
-                    f"The custom model is not built for base model version {params.base_model_version}; "
-                    f"its versions are {', '.join(row.versions)}"
+                    f"The custom model's base model {row.base_model_name} does not match the requested model "
+                    f"{params.model}"
                 )
+        if params.base_model_version:
+            for row, _, _ in rows:
+                if params.base_model_version not in row.versions:
+                    raise BadRequest(
+                        f"The custom model is not built for base model version {params.base_model_version}; "
+                        f"its versions are {', '.join(row.versions)}"
+                    )
             version = params.base_model_version
-        elif trained:
-            version = trained[-1]
         else:
-            raise BadRequest(NOT_TRAINED)
-        custom = self.training.engine_model(row, version, params.customization_weight)
-        if custom is None:
-            raise BadRequest(NOT_TRAINED)
+            for _row, trained, message in rows:
+                if not trained:
+                    raise BadRequest(message)
+            common = [v for v in rows[0][1] if all(v in trained for _, trained, _ in rows)]
+            if not common:
+                raise BadRequest(
+                    "The custom language and acoustic models share no trained base model version; "
+                    "upgrade and train both"
+                )
+            version = common[-1]
+        custom = None
+        if params.custom_id:
+            custom = self.training.engine_model(rows[0][0], version, params.customization_weight)
+            if custom is None:
+                raise BadRequest(NOT_TRAINED)
+        acoustic = None
+        if am is not None and self.acoustic is not None:
+            acoustic = self.acoustic.artifact(am.id, version)
+            if acoustic is None:
+                raise BadRequest(AM_NOT_TRAINED)
         if version != newest.version:
             warnings.append(OLD_VERSION_WARNING)
-        grammar = self._grammar(row, params.grammar_name, custom.path) if params.grammar_name else None
-        return Resolved(self.models.catalog.version(version), custom, grammar, warnings)
+        grammar = None
+        if params.grammar_name:
+            if custom is None:
+                raise BadRequest("grammar_name requires language_customization_id")
+            grammar = self._grammar(rows[0][0], params.grammar_name, custom.path)
+        return Resolved(self.models.catalog.version(version), custom, grammar, warnings, acoustic)
 
     def _check_lifecycle(self, row: CustomModel, newest: ModelVersion, warnings: list[str]) -> None:
         """400 past the model's transcription date (an endpoint falls back instead); a warning shortly before."""

@@ -9,6 +9,7 @@ import itertools
 from collections.abc import Iterator, Mapping
 from concurrent.futures import Future
 from dataclasses import dataclass, field, replace
+from pathlib import Path
 from typing import Any, Protocol, cast
 
 import numpy as np
@@ -47,7 +48,6 @@ IGNORED = frozenset(
         "character_insertion_bias",
         "smart_formatting_version",
         "speech_begin_event",
-        "acoustic_customization_id",
         "x-watson-learning-opt-out",
         "x-watson-metadata",
     }
@@ -68,6 +68,7 @@ class RecognizeParams(BaseModel):
     model: str = DEFAULT_MODEL
     language_customization_id: str | None = None
     customization_id: str | None = None  # deprecated alias
+    acoustic_customization_id: str | None = None
     base_model_version: str | None = None
     customization_weight: float | None = Field(None, ge=0, le=1)
     grammar_name: str | None = None
@@ -134,6 +135,7 @@ class Resolved:
     custom: CustomArtifact | None = None
     grammar: Any = None
     warnings: list[str] = field(default_factory=list)
+    acoustic: Path | None = None  # trained custom acoustic model artifact
 
 
 class CustomResolver(Protocol):
@@ -205,7 +207,11 @@ class RecognitionService:
             warnings.append(f"word_alternatives_threshold is not supported for model {params.model}; it was ignored.")
         wanted = max(1, params.max_alternatives)
         options = DecodeOptions(
-            max_alternatives=wanted, custom=resolved.custom, grammar=resolved.grammar, word_alternatives=lattice
+            max_alternatives=wanted,
+            custom=resolved.custom,
+            grammar=resolved.grammar,
+            word_alternatives=lattice,
+            acoustic=resolved.acoustic,
         )
         grammar = None
         if resolved.grammar:
@@ -215,12 +221,14 @@ class RecognitionService:
             grammar = grammar_select.load_grammar(resolved.grammar.with_suffix(".json"))
             if not capabilities.native_grammars:
                 n_best, prompt = max(wanted, grammar_select.N_BEST), grammar_select.prompt_text(grammar)
-                options = DecodeOptions(max_alternatives=n_best, custom=resolved.custom, prompt=prompt)
+                options = DecodeOptions(
+                    max_alternatives=n_best, custom=resolved.custom, prompt=prompt, acoustic=resolved.acoustic
+                )
         return Prepared(params, resolved.version, capabilities, options, grammar, tuple(warnings))
 
     def _resolve(self, owner: str, params: RecognizeParams) -> Resolved:
         versions = self.catalog.versions(params.model)  # 404 for an unknown model
-        if params.custom_id and self.customs is not None:
+        if (params.custom_id or params.acoustic_customization_id) and self.customs is not None:
             return self.customs.resolve(owner, params, versions[-1])
         if params.customization_weight is not None:
             raise BadRequest("Cannot specify customization weight when not using customization.")

@@ -65,6 +65,7 @@ class CustomModel(Base):
 
     corpora: Mapped[list[Corpus]] = relationship(cascade="all, delete-orphan", back_populates="model")
     words: Mapped[list[CustomWord]] = relationship(cascade="all, delete-orphan", back_populates="model")
+    audio: Mapped[list[AudioResource]] = relationship(cascade="all, delete-orphan", back_populates="model")
 
 
 class Corpus(Base):
@@ -100,6 +101,30 @@ class CustomWord(Base):
     error: Mapped[list[Any] | None] = mapped_column(nullable=True)
 
     model: Mapped[CustomModel] = relationship(back_populates="words")
+
+
+class AudioResource(Base):
+    """An audio resource of a custom acoustic model: one audio file or an archive of them.
+
+    Its files live in `artifacts/<model>/audio/<id>/`, named by member index, never by a client's name."""
+
+    __tablename__ = "audio_resources"
+    __table_args__ = (UniqueConstraint("model_id", "name"),)
+    id: Mapped[str] = mapped_column(String(36), primary_key=True, default=new_id)
+    model_id: Mapped[str] = mapped_column(ForeignKey("custom_models.id", ondelete="CASCADE"), index=True)
+    name: Mapped[str] = mapped_column(String(128))
+    kind: Mapped[str] = mapped_column(String(16), default="audio")  # audio | archive
+    content_type: Mapped[str] = mapped_column(String(128), default="")
+    status: Mapped[str] = mapped_column(String(32), default="being_processed")  # being_processed | ok | invalid
+    duration: Mapped[float] = mapped_column(default=0.0)  # seconds of audio (all members of an archive)
+    # Watson's AudioDetails ({} until processed) and, for archives, one entry per member:
+    # {"name", "duration", "details", "status", "transcript": bool}
+    details: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    members: Mapped[list[Any]] = mapped_column(default=list)
+    error: Mapped[str | None] = mapped_column(Text, nullable=True)
+    created: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+    model: Mapped[CustomModel] = relationship(back_populates="audio")
 
 
 class Job(Base):

@@ -79,17 +79,23 @@ class PocketSphinxModel:
         manifest = dict(version.options.get("decoder", {}))  # a version's own settings win
         self.decoder_options = {**DEFAULT_DECODER, **manifest}
         self.grammar_decoder_options = {**DEFAULT_DECODER, **GRAMMAR_DECODER, **manifest}
-        self._pools: OrderedDict[tuple[str, str, str], DecoderPool] = OrderedDict()
+        self._pools: OrderedDict[tuple[str, str, str, str], DecoderPool] = OrderedDict()
         self._lock = threading.Lock()
         self._reweighted: dict[tuple[str, float], Path] = {}
         self._reweight_lock = threading.Lock()
         self._tmp: tempfile.TemporaryDirectory[str] | None = None
 
     # -- decoder pools ---------------------------------------------------------------------
-    def _make_decoder(self, dict_path: str, lm_path: str, grammar: str) -> Any:
+    def _make_decoder(self, dict_path: str, lm_path: str, grammar: str, acoustic: str = "") -> Any:
         from pocketsphinx import Decoder
 
         config: dict[str, Any] = {"hmm": str(self.files["hmm"]), "dict": dict_path, "loglevel": "FATAL"}
+        if acoustic:  # a custom acoustic model: a MAP-adapted model and/or an MLLR transform
+            adapted = Path(acoustic)
+            if (adapted / "hmm").is_dir():
+                config["hmm"] = str(adapted / "hmm")
+            if (adapted / "mllr_matrix").is_file():
+                config["mllr"] = str(adapted / "mllr_matrix")
         config.update(self.grammar_decoder_options if grammar else self.decoder_options)
         if grammar:
             config["lm"] = None
@@ -103,8 +109,8 @@ class PocketSphinxModel:
                 raise BadRequest(f"Cannot compile grammar: {exc}") from None
             raise EngineFailure(f"Cannot start PocketSphinx decoder: {exc}") from None
 
-    def _pool(self, dict_path: str, lm_path: str, grammar: str) -> DecoderPool:
-        key = (dict_path, lm_path, grammar)
+    def _pool(self, dict_path: str, lm_path: str, grammar: str, acoustic: str = "") -> DecoderPool:
+        key = (dict_path, lm_path, grammar, acoustic)
         with self._lock:
             pool = self._pools.get(key)
             if pool is None:
@@ -158,7 +164,7 @@ class PocketSphinxModel:
         if options.custom is not None:
             dict_path, lm_path, display = self._custom_files(options.custom)
         grammar = str(options.grammar) if options.grammar else ""
-        pool = self._pool(dict_path, lm_path, grammar)
+        pool = self._pool(dict_path, lm_path, grammar, str(options.acoustic) if options.acoustic else "")
         with pool.acquire() as decoder:
             alternatives = self._decode(decoder, pcm, max(1, options.max_alternatives), display)
             if options.word_alternatives and alternatives and alternatives[0].words:
