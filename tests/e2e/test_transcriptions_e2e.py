@@ -95,7 +95,7 @@ def results(c: httpx.Client, item: dict[str, Any]) -> dict[str, dict[str, Any]]:
 
 def test_five_librivox_clips_in_one_job_match_recognize(server: Server) -> None:
     with server.client() as c:
-        item = wait_for_status(c, create_batch(c, CLIPS, timeout=600)["self"])
+        item = wait_for_status(c, create_batch(c, CLIPS)["self"], timeout=600)
         assert item["status"] == "Succeeded", item
         out = results(c, item)
         assert out["report.json"]["successfulTranscriptionsCount"] == len(CLIPS) == 5

@@ -59,7 +59,8 @@ class LanguageDetection:
             version = self.catalog.newest(name)
             if version.options.get("language_identification"):
                 return version
-        raise EngineUnavailable("No installed model can identify spoken languages")
+        # Not a passing condition (503) but what this server supports, as Watson answers unsupported features: 400
+        raise BadRequest("No installed model can identify spoken languages; install a multilingual base model")
 
     def locales(self) -> dict[str, str]:
         """Whisper's code to Watson's locale for the languages the catalog serves ("ja" → "ja-JP")."""
