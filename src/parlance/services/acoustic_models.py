@@ -20,7 +20,7 @@ from parlance.engines.base import AcousticAdapter, AdaptationInput, AdaptationUt
 from parlance.errors import BadRequest, Conflict, NotFound
 from parlance.jobs.runner import JobKind, JobRunner, Progress
 from parlance.services.acoustic_audio import AudioResources
-from parlance.services.custom_models import MAX_MODELS_PER_OWNER, NAME_FORBIDDEN, CustomModels, stored_error
+from parlance.services.custom_models import MAX_MODELS_PER_OWNER, CustomModels, create_body, stored_error
 from parlance.services.engine_pool import EnginePool
 from parlance.services.training import Training, publish
 from parlance.store.orm import AudioResource, CustomModel, Job, utcnow
@@ -52,20 +52,7 @@ class AcousticModels:
 
     # -- create / read / delete -----------------------------------------------------------------
     def create(self, owner: str, body: dict[str, Any]) -> str:
-        name, base = body.get("name"), body.get("base_model_name")
-        description = body.get("description") or ""
-        if not isinstance(name, str) or not name.strip():
-            raise BadRequest("Required parameter 'name' is missing")
-        if not isinstance(base, str) or not base:
-            raise BadRequest("Required parameter 'base_model_name' is missing")
-        if len(name) > 256 or NAME_FORBIDDEN.search(name):
-            raise BadRequest("The name must be at most 256 characters and must not contain \\ / : = & ?")
-        if not isinstance(description, str) or len(description) > 128:
-            raise BadRequest("The description must be a string of at most 128 characters")
-        try:
-            newest = self.catalog.newest(base)
-        except NotFound:
-            raise BadRequest(f"The base model '{base}' is not supported") from None
+        name, description, base, newest = create_body(self.catalog, body)
         if not self.pool.engine(newest).capabilities.acoustic_adaptation:
             raise BadRequest(f"The base model '{base}' does not support acoustic model customization.")
         with self.db.session() as s:

@@ -14,6 +14,7 @@ from typing import Any
 from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
+from parlance.engines.base import ModelVersion
 from parlance.errors import BadRequest, Conflict, NotFound
 from parlance.jobs.runner import JobRunner
 from parlance.services.catalog import Catalog
@@ -35,6 +36,26 @@ def iso(ts: datetime) -> str:
 def stored_error(message: str, status: int = 400) -> str:
     """Errors kept inside resources are stringified Watson error bodies, as Watson stores them."""
     return json.dumps({"code": status, "code_description": HTTPStatus(status).phrase, "error": message})
+
+
+def create_body(catalog: Catalog, body: dict[str, Any]) -> tuple[str, str, str, ModelVersion]:
+    """Name, description, base model and its newest version from a create request, by Watson's rules
+    (language and acoustic models alike)."""
+    name, base = body.get("name"), body.get("base_model_name")
+    description = body.get("description") or ""
+    if not isinstance(name, str) or not name.strip():
+        raise BadRequest("Required parameter 'name' is missing")
+    if not isinstance(base, str) or not base:
+        raise BadRequest("Required parameter 'base_model_name' is missing")
+    if len(name) > 256 or NAME_FORBIDDEN.search(name):
+        raise BadRequest("The name must be at most 256 characters and must not contain \\ / : = & ?")
+    if not isinstance(description, str) or len(description) > 128:
+        raise BadRequest("The description must be a string of at most 128 characters")
+    try:
+        newest = catalog.newest(base)
+    except NotFound:
+        raise BadRequest(f"The base model '{base}' is not supported") from None
+    return name, description, base, newest
 
 
 class CustomModels:
@@ -68,20 +89,7 @@ class CustomModels:
 
     # -- create / read / delete -------------------------------------------------------------
     def create(self, owner: str, body: dict[str, Any]) -> str:
-        name, base = body.get("name"), body.get("base_model_name")
-        description = body.get("description") or ""
-        if not isinstance(name, str) or not name.strip():
-            raise BadRequest("Required parameter 'name' is missing")
-        if not isinstance(base, str) or not base:
-            raise BadRequest("Required parameter 'base_model_name' is missing")
-        if len(name) > 256 or NAME_FORBIDDEN.search(name):
-            raise BadRequest("The name must be at most 256 characters and must not contain \\ / : = & ?")
-        if not isinstance(description, str) or len(description) > 128:
-            raise BadRequest("The description must be a string of at most 128 characters")
-        try:
-            newest = self.catalog.newest(base)
-        except NotFound:
-            raise BadRequest(f"The base model '{base}' is not supported") from None
+        name, description, base, newest = create_body(self.catalog, body)
         dialect = body.get("dialect") or newest.language
         if not isinstance(dialect, str) or dialect.lower() != newest.language.lower():
             raise BadRequest(f"The dialect '{dialect}' is not valid for base model {base} ({newest.language})")
