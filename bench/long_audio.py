@@ -1,0 +1,150 @@
+"""Long audio decoded piece by piece (sequential) and several pieces at a time (batched), per model.
+
+Builds a 10-minute FLAC of real speech, the LibriVox clips of Debian's pocketsphinx-testdata in turn, each
+at a seeded random gain of 0.6 to 1.0 (so that no two pieces are the same samples: the Whisper encoder
+keeps recent encodings by content, which repeated clips would hit) and followed by a pause of 1.2 to 2.0 s,
+written to bench/out/long_audio/ (ignored by git). Then, in one process and one run, for each model it
+recognizes the file through `RecognitionService.run` (the path of sync `recognize`, async jobs and batch
+transcriptions) twice: with `decode_batch_size` 1 (sequential) and with the batch size asked for
+(default: the setting's default), each side on its own service with the model loaded and warmed up first.
+It prints wall and CPU seconds per side, the speed-up, and whether the two results are identical: the
+transcripts, and the whole results (word timestamps, confidences, alternatives) compared exactly.
+
+    python bench/long_audio.py                                  # both models (~10 min on 2 idle cores)
+    python bench/long_audio.py --models en-US_Multimedia --minutes 2
+
+Run it at normal priority: it is a timing measurement. Target (issue 16): en-US_Multimedia batched
+>= 1.5x faster than sequential on 2 cores, same transcript.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import random
+import resource
+import sys
+import tempfile
+import time
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+
+import numpy as np
+import soundfile as sf
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from whisper_eval import librivox_samples  # noqa: E402 - a sibling module
+
+from parlance.services.container import Services  # noqa: E402
+from parlance.settings import Settings  # noqa: E402
+
+RATE = 16000
+OUT = Path(__file__).resolve().parent / "out" / "long_audio"
+MODELS = ("en-US_Multimedia", "en-US_BroadbandModel")
+PARAMS = {"timestamps": True, "word_confidence": True, "inactivity_timeout": -1}
+TARGET = 1.5
+
+
+@dataclass
+class Side:
+    batch_size: int
+    wall: float
+    cpu: float
+    load: tuple[float, float]  # 1-minute load average before and after
+    results: list[dict[str, Any]]
+
+
+def make_file(minutes: float) -> Path:
+    OUT.mkdir(parents=True, exist_ok=True)
+    path = OUT / f"{minutes:g}min.flac"
+    if path.exists():
+        return path
+    rng = random.Random(16)
+    clips = [sf.read(s.wav, dtype="float32")[0] for s in librivox_samples()]
+    parts: list[np.ndarray] = []
+    total, seconds = 0, minutes * 60
+    while total < seconds * RATE:
+        for clip in clips:
+            pause = np.zeros(int(rng.uniform(1.2, 2.0) * RATE), dtype=np.float32)
+            parts += [clip * rng.uniform(0.6, 1.0), pause]
+            total += len(clip) + len(pause)
+    sf.write(path, np.concatenate(parts)[: int(seconds * RATE)], RATE, format="FLAC", subtype="PCM_16")
+    return path
+
+
+def cpu_seconds() -> float:
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return usage.ru_utime + usage.ru_stime
+
+
+def recognize(services: Services, model: str, audio: bytes, batch_size: int) -> Side:
+    prepared = services.recognition.prepare("bench", {"model": model, **PARAMS})
+    load = os.getloadavg()[0]
+    wall, cpu = time.perf_counter(), cpu_seconds()
+    out = services.recognition.run(prepared, [(audio, "audio/flac")])
+    wall, cpu = time.perf_counter() - wall, cpu_seconds() - cpu
+    return Side(batch_size, wall, cpu, (load, os.getloadavg()[0]), out["results"])
+
+
+def transcript(results: list[dict[str, Any]]) -> str:
+    return "".join(r["alternatives"][0]["transcript"] for r in results).strip()
+
+
+def differing(a: list[dict[str, Any]], b: list[dict[str, Any]]) -> int:
+    """Results that are not exactly equal (and any one side has more)."""
+    return sum(x != y for x, y in zip(a, b, strict=False)) + abs(len(a) - len(b))
+
+
+def service(data_dir: Path, batch_size: int, warm_up: bytes, model: str) -> Services:
+    services = Services.build(Settings(data_dir=data_dir, auth=False, decode_batch_size=batch_size))
+    prepared = services.recognition.prepare("bench", {"model": model})
+    services.recognition.run(prepared, [(warm_up, "audio/flac")])  # loads the model
+    return services
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--minutes", type=float, default=10.0)
+    parser.add_argument("--models", default=",".join(MODELS))
+    parser.add_argument("--batch-size", type=int, default=Settings.model_fields["decode_batch_size"].default)
+    args = parser.parse_args()
+    path = make_file(args.minutes)
+    audio = path.read_bytes()
+    warm_up = make_file(0.25).read_bytes()
+    print(f"# {datetime.now(UTC):%Y-%m-%d %H:%M} UTC, {os.cpu_count()} cores, {path.name}", flush=True)
+    rows = []
+    with tempfile.TemporaryDirectory(prefix="parlance-long-") as tmp:
+        for model in args.models.split(","):
+            sides = []
+            for batch_size in (1, args.batch_size):
+                services = service(Path(tmp) / f"{model}-{batch_size}", batch_size, warm_up, model)
+                try:
+                    side = recognize(services, model, audio, batch_size)
+                finally:
+                    services.close()
+                print(f"# {model} batch {batch_size}: {side.wall:.1f} s wall, {side.cpu:.1f} s CPU, "
+                      f"load {side.load[0]:.1f} -> {side.load[1]:.1f}", flush=True)
+                sides.append(side)
+            rows.append((model, *sides))
+    print(f"\n{args.minutes:g} min of audio ({path.name}); wall and CPU seconds of `RecognitionService.run`\n")
+    print("| model | results | sequential s (CPU s) | batched s (CPU s) | batch size | speed-up "
+          "| same transcript | same results (timings) | load avg (seq, batched) |")
+    print("|---|---:|---:|---:|---:|---:|---|---|---|")
+    for model, seq, bat in rows:
+        speed_up = seq.wall / bat.wall
+        same_text = transcript(seq.results) == transcript(bat.results)
+        diff = differing(seq.results, bat.results)
+        print(
+            f"| {model} | {len(seq.results)} | {seq.wall:.1f} ({seq.cpu:.1f}) | {bat.wall:.1f} ({bat.cpu:.1f}) "
+            f"| {bat.batch_size} | {speed_up:.2f}x | {'yes' if same_text else 'NO'} "
+            f"| {'yes' if diff == 0 else f'NO ({diff} differ)'} "
+            f"| {seq.load[0]:.1f}-{seq.load[1]:.1f}, {bat.load[0]:.1f}-{bat.load[1]:.1f} |"
+        )
+
+
+if __name__ == "__main__":
+    main()
