@@ -99,6 +99,53 @@ def differing(a: list[dict[str, Any]], b: list[dict[str, Any]]) -> int:
     return sum(x != y for x, y in zip(a, b, strict=False)) + abs(len(a) - len(b))
 
 
+# ---- en-US_BroadbandModel in processes: an experiment, not a path of the service ---------------------
+# PocketSphinx holds the GIL, so the service decodes its pieces one at a time. This measures what decoding
+# them in engine processes would give: the same pieces, each process with its own loaded model.
+_model: Any = None
+
+
+def _load_in_process(data_dir: Path, model: str) -> None:
+    global _model
+    services = Services.build(Settings(data_dir=data_dir, auth=False))
+    _model = services.pool.model(services.recognition.prepare("bench", {"model": model}).version)
+
+
+def broadband_in_processes(data_dir: Path, audio: bytes, processes: int) -> tuple[float, float, list[str]]:
+    """Wall seconds, the CPU seconds of the processes and the transcripts when the pieces of `audio` are
+    decoded by `processes` processes (the model loaded in each beforehand), in order."""
+    import multiprocessing
+    from concurrent.futures import ProcessPoolExecutor
+
+    model = "en-US_BroadbandModel"
+    services = Services.build(Settings(data_dir=data_dir, auth=False))
+    prepared = services.recognition.prepare("bench", {"model": model, **PARAMS})
+    context = multiprocessing.get_context("spawn")
+    with ProcessPoolExecutor(processes, context, initializer=_load_in_process, initargs=(data_dir, model)) as pool:
+        list(pool.map(time.sleep, [0.5] * processes))  # every process started and loaded
+        pids = list(pool._processes)  # type: ignore[attr-defined] # their CPU, without the model loading
+        before = sum(_process_cpu(pid) for pid in pids)
+        wall = time.perf_counter()
+        pieces = services.recognition._utterances([(audio, "audio/flac")], prepared.params)
+        texts = list(pool.map(_transcribe_in_process, (seg.samples for seg in pieces)))
+        wall = time.perf_counter() - wall
+        cpu = sum(_process_cpu(pid) for pid in pids) - before
+    services.close()
+    return wall, cpu, [t for t in texts if t]
+
+
+def _process_cpu(pid: int) -> float:
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")  # utime + stime
+
+
+def _transcribe_in_process(samples: np.ndarray) -> str:
+    from parlance.engines.base import DecodeOptions
+
+    alternatives = _model.transcribe(samples, DecodeOptions())
+    return alternatives[0].transcript if alternatives else ""
+
+
 def service(data_dir: Path, batch_size: int, warm_up: bytes, model: str) -> Services:
     services = Services.build(Settings(data_dir=data_dir, auth=False, decode_batch_size=batch_size))
     prepared = services.recognition.prepare("bench", {"model": model})
@@ -111,12 +158,20 @@ def main() -> None:
     parser.add_argument("--minutes", type=float, default=10.0)
     parser.add_argument("--models", default=",".join(MODELS))
     parser.add_argument("--batch-size", type=int, default=Settings.model_fields["decode_batch_size"].default)
+    parser.add_argument(
+        "--broadband-processes",
+        type=int,
+        default=2,
+        help="also decode en-US_BroadbandModel's pieces in this "
+        "many processes (an experiment outside the service; 0: not)",
+    )
     args = parser.parse_args()
     path = make_file(args.minutes)
     audio = path.read_bytes()
     warm_up = make_file(0.25).read_bytes()
     print(f"# {datetime.now(UTC):%Y-%m-%d %H:%M} UTC, {os.cpu_count()} cores, {path.name}", flush=True)
     rows = []
+    experiments = []
     with tempfile.TemporaryDirectory(prefix="parlance-long-") as tmp:
         for model in args.models.split(","):
             sides = []
@@ -126,13 +181,27 @@ def main() -> None:
                     side = recognize(services, model, audio, batch_size)
                 finally:
                     services.close()
-                print(f"# {model} batch {batch_size}: {side.wall:.1f} s wall, {side.cpu:.1f} s CPU, "
-                      f"load {side.load[0]:.1f} -> {side.load[1]:.1f}", flush=True)
+                print(
+                    f"# {model} batch {batch_size}: {side.wall:.1f} s wall, {side.cpu:.1f} s CPU, "
+                    f"load {side.load[0]:.1f} -> {side.load[1]:.1f}",
+                    flush=True,
+                )
                 sides.append(side)
             rows.append((model, *sides))
+            if model == "en-US_BroadbandModel" and args.broadband_processes > 1:
+                wall, cpu, texts = broadband_in_processes(Path(tmp) / "processes", audio, args.broadband_processes)
+                same = " ".join(texts).split() == transcript(sides[0].results).split()
+                experiments.append((args.broadband_processes, sides[0], wall, cpu, same))
+                print(
+                    f"# {model} in {args.broadband_processes} processes: {wall:.1f} s wall, {cpu:.1f} s CPU, "
+                    f"same transcript: {same}",
+                    flush=True,
+                )
     print(f"\n{args.minutes:g} min of audio ({path.name}); wall and CPU seconds of `RecognitionService.run`\n")
-    print("| model | results | sequential s (CPU s) | batched s (CPU s) | batch size | speed-up "
-          "| same transcript | same results (timings) | load avg (seq, batched) |")
+    print(
+        "| model | results | sequential s (CPU s) | batched s (CPU s) | batch size | speed-up "
+        "| same transcript | same results (timings) | load avg (seq, batched) |"
+    )
     print("|---|---:|---:|---:|---:|---:|---|---|---|")
     for model, seq, bat in rows:
         speed_up = seq.wall / bat.wall
@@ -143,6 +212,13 @@ def main() -> None:
             f"| {bat.batch_size} | {speed_up:.2f}x | {'yes' if same_text else 'NO'} "
             f"| {'yes' if diff == 0 else f'NO ({diff} differ)'} "
             f"| {seq.load[0]:.1f}-{seq.load[1]:.1f}, {bat.load[0]:.1f}-{bat.load[1]:.1f} |"
+        )
+
+    for processes, seq, wall, cpu, same in experiments:
+        print(
+            f"\nen-US_BroadbandModel's pieces in {processes} processes (experiment, not the service): {wall:.1f} s "
+            f"({cpu:.1f} CPU s in the processes) against {seq.wall:.1f} s sequential: {seq.wall / wall:.2f}x, "
+            f"same transcript: {'yes' if same else 'NO'}"
         )
 
 
