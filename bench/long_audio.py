@@ -146,6 +146,77 @@ def _transcribe_in_process(samples: np.ndarray) -> str:
     return alternatives[0].transcript if alternatives else ""
 
 
+# ---- CTranslate2 batches: what decoding several windows in one call would give ----------------------
+
+
+def ct2_batches(data_dir: Path, audio: bytes, pieces: int, batch: int) -> None:
+    """CPU seconds of Whisper's encoder, beam search and alignment over the first `pieces` pieces of `audio`,
+    one window per call (as the service decodes) against `batch` windows per call, on one replica; and in
+    how many pieces the batched call's output differs from the single one (tokens and scores, word times)."""
+    services = Services.build(Settings(data_dir=data_dir, auth=False))
+    prepared = services.recognition.prepare("bench", {"model": "en-US_Multimedia", **PARAMS})
+    model: Any = services.pool.model(prepared.version)
+    cut = services.recognition._utterances([(audio, "audio/flac")], prepared.params)
+    windows = [seg.samples for _, seg in zip(range(pieces), cut, strict=True)]
+    fw, ct2 = model._fw, model._ct2
+    fe = fw.feature_extractor
+    feats, frames = [], []
+    for w in windows:
+        f = fe(w)
+        n = min(f.shape[-1] - 1, fe.nb_max_frames)
+        padded = np.zeros((f.shape[0], fe.nb_max_frames), dtype=np.float32)
+        padded[:, :n] = f[:, :n]
+        feats.append(padded)
+        frames.append(n)
+    start = model._sot_sequence + [model._no_timestamps]
+    options = {
+        "beam_size": model.beam_size,
+        "return_scores": True,
+        "return_no_speech_prob": True,
+        "max_length": fw.max_length,
+        "suppress_blank": True,
+        "suppress_tokens": model._suppress,
+    }
+    groups = [range(i, min(i + batch, len(windows))) for i in range(0, len(windows), batch)]
+    fw.encode(feats[0])  # warm
+
+    def timed(fn: Any) -> tuple[float, Any]:
+        cpu = time.process_time()
+        out = fn()
+        return time.process_time() - cpu, out
+
+    enc1, single = timed(lambda: [fw.encode(f) for f in feats])
+    encb, batched = timed(lambda: [fw.encode(np.stack([feats[i] for i in g])) for g in groups])
+    gen1, gens = timed(lambda: [ct2.generate(e, [start], **options)[0] for e in single])
+    genb, genbs = timed(
+        lambda: [r for e, g in zip(batched, groups, strict=True) for r in ct2.generate(e, [start] * len(g), **options)]
+    )
+    tokens = [[t for t in r.sequences_ids[0] if t < model._eot] for r in gens]
+    al1, aligned = timed(
+        lambda: [
+            fw.find_alignment(model.tokenizer, [t], e, n)[0] for t, e, n in zip(tokens, single, frames, strict=True)
+        ]
+    )
+    alb, alignedb = timed(
+        lambda: [
+            a
+            for e, g in zip(batched, groups, strict=True)
+            for a in fw.find_alignment(model.tokenizer, [tokens[i] for i in g], e, [frames[i] for i in g])
+        ]
+    )
+    services.close()
+    differ_gen = sum(
+        a.sequences_ids != b.sequences_ids or a.scores != b.scores for a, b in zip(gens, genbs, strict=True)
+    )
+    differ_align = sum(a != b for a, b in zip(aligned, alignedb, strict=True))
+    print(f"\nCTranslate2 batches on one replica, first {len(windows)} pieces, batch {batch} (CPU s)\n")
+    print("| step | one window per call | batched | pieces that differ |")
+    print("|---|---:|---:|---:|")
+    print(f"| encoder | {enc1:.2f} | {encb:.2f} | - |")
+    print(f"| beam search (generate) | {gen1:.2f} | {genb:.2f} | {differ_gen} |")
+    print(f"| word alignment (align + DTW) | {al1:.2f} | {alb:.2f} | {differ_align} |")
+
+
 def service(data_dir: Path, batch_size: int, warm_up: bytes, model: str) -> Services:
     services = Services.build(Settings(data_dir=data_dir, auth=False, decode_batch_size=batch_size))
     prepared = services.recognition.prepare("bench", {"model": model})
@@ -165,9 +236,21 @@ def main() -> None:
         help="also decode en-US_BroadbandModel's pieces in this "
         "many processes (an experiment outside the service; 0: not)",
     )
+    parser.add_argument(
+        "--ct2-batches",
+        type=int,
+        default=0,
+        metavar="PIECES",
+        help="instead: CTranslate2 batches of --batch-size "
+        "windows against single windows on the first PIECES pieces (CPU seconds, differences)",
+    )
     args = parser.parse_args()
     path = make_file(args.minutes)
     audio = path.read_bytes()
+    if args.ct2_batches:
+        with tempfile.TemporaryDirectory(prefix="parlance-long-") as tmp:
+            ct2_batches(Path(tmp), audio, args.ct2_batches, args.batch_size)
+        return
     warm_up = make_file(0.25).read_bytes()
     print(f"# {datetime.now(UTC):%Y-%m-%d %H:%M} UTC, {os.cpu_count()} cores, {path.name}", flush=True)
     rows = []
