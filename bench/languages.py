@@ -2,6 +2,7 @@
 
     python bench/languages.py             # ja, ko, pt: CER/WER per voice, term recall, detect_language
     python bench/languages.py --languages ko pt   # some of them
+    python bench/languages.py --prefixes  # identification on the first 3, 10, 30 s, as detect_language goes
     python bench/languages.py --english   # en-US_Multimedia: Whisper tiny.en vs base on LibriVox and finance
 
 Error rates use each language's own words (`customization.languages`): CER for Japanese and Korean on the
@@ -40,7 +41,7 @@ from bench.whisper_eval import (  # noqa: E402
     read_wav,
 )
 from parlance.customization.languages import rules_for  # noqa: E402
-from parlance.engines.base import CustomArtifact, ModelVersion, TrainingInput  # noqa: E402
+from parlance.engines.base import SAMPLE_RATE, CustomArtifact, ModelVersion, TrainingInput  # noqa: E402
 from parlance.engines.whisper import builtin_version  # noqa: E402
 from parlance.engines.whisper.engine import WhisperEngine  # noqa: E402
 from parlance.engines.whisper.model import WhisperModel  # noqa: E402
@@ -177,6 +178,27 @@ def run_languages(cache: Path, languages: Sequence[str]) -> None:
             print(f"| {voice} | {lang} | {code} | {p:.3f} |")
 
 
+def run_prefixes(cache: Path, languages: Sequence[str]) -> None:
+    """The served language judged on the growing prefixes of the speech that `detect_language` checks."""
+    import numpy as np
+
+    from parlance.audio.vad import split_utterances
+    from parlance.services.language_detection import PREFIX_SECONDS
+
+    model = WhisperEngine().load(version_for(languages[0]))
+    heads = " | ".join(f"first {n} s" for n in PREFIX_SECONDS)
+    print(f"| voice | expected | {heads} |\n|---|---|{'---|' * len(PREFIX_SECONDS)}")
+    for lang in languages:
+        for voice in VOICES[lang]:
+            audio = read_wav(synthesize(voice, " ".join(sentences(lang)), cache))
+            speech = np.concatenate([seg.samples for seg in split_utterances(audio)])
+            cells = []
+            for seconds in PREFIX_SECONDS:
+                code, p = served_best(model.language_probabilities(speech[: seconds * SAMPLE_RATE]), SERVED)
+                cells.append(f"{code} {p:.3f}")
+            print(f"| {voice} | {lang} | {' | '.join(cells)} |")
+
+
 def run_english(cache: Path) -> None:
     """tiny.en (the built-in en-US_Multimedia) vs Whisper base with English fixed, same decoding."""
     tiny = builtin_version()
@@ -195,11 +217,14 @@ def run_english(cache: Path) -> None:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--english", action="store_true", help="compare tiny.en and base on English")
+    parser.add_argument("--prefixes", action="store_true", help="identification on growing prefixes")
     parser.add_argument("--languages", nargs="+", choices=sorted(VOICES), default=sorted(VOICES))
     parser.add_argument("--cache", type=Path, default=Path(tempfile.gettempdir()) / "parlance-bench-languages")
     args = parser.parse_args()
     if args.english:
         run_english(args.cache)
+    elif args.prefixes:
+        run_prefixes(args.cache, args.languages)
     else:
         run_languages(args.cache, args.languages)
 

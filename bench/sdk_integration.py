@@ -101,7 +101,9 @@ def main() -> int:
         data = args.keep or Path(tmp)
         data.mkdir(parents=True, exist_ok=True)
         cert, key = self_signed_certificate(data)
-        apikey = json.loads(parlance("keys", "create", "--data-dir", str(data), check=True, capture_output=True).stdout)["apikey"]
+        apikey = json.loads(
+            parlance("keys", "create", "--data-dir", str(data), check=True, capture_output=True).stdout
+        )["apikey"]
         port = free_port()
         url = f"https://127.0.0.1:{port}"
         with open(data / "server.log", "ab") as log:
