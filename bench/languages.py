@@ -129,7 +129,7 @@ def domain_samples(domain: Path, voices: Sequence[str], cache: Path) -> list[Sam
         for i, row in enumerate(csv.DictReader(f, delimiter="\t")):
             terms = tuple(t.strip() for t in row["terms"].split(",") if t.strip())
             for voice in voices:
-                wav = synthesize(voice, row["reference"], cache)
+                wav = synthesize(voice, row.get("spoken") or row["reference"], cache)  # spoken: as read aloud
                 samples.append(Sample(f"{i}-{voice}", wav, row["reference"], terms))
     return samples
 
