@@ -92,7 +92,7 @@ def outcomes(junit: Path) -> list[tuple[str, str, str]]:
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("suite", type=Path, help="the SDK's test_speech_to_text_v1.py (with ../../resources/)")
+    parser.add_argument("suite", type=Path, help="the SDK's test_speech_to_text_v1.py, its resources/ two levels up")
     parser.add_argument("pytest_args", nargs="*", help="more pytest arguments (after --)")
     parser.add_argument("--keep", type=Path, help="data directory to use and keep (default: a temporary one)")
     args = parser.parse_args()
