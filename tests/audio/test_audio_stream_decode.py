@@ -57,3 +57,13 @@ def test_nothing_or_a_bad_header_is_invalid_audio() -> None:
     header[24:28] = (1).to_bytes(4, "little")  # a 1 Hz sample rate
     with pytest.raises(InvalidAudio, match="1 Hz"):
         StreamDecoder("audio/wav").feed(bytes(header))
+
+
+def test_a_wav_sent_as_l16_with_a_quiet_start_keeps_its_byte_order(speech: np.ndarray) -> None:
+    # The SDK's integration suite posts a WAV file as "audio/l16; rate=44100": its header's loud bytes
+    # come before a quiet lead-in, which must not make the little-endian samples look big-endian.
+    quiet = (0.006 * np.sin(2 * np.pi * 60 * np.arange(44100) / 44100)).astype(np.float32)  # a faint hum
+    body = wav(np.concatenate([quiet, speech]), 44100, "PCM_16")
+    little = decode_audio(body, "audio/l16;rate=44100;endianness=little-endian")
+    assert np.array_equal(fed(body, "audio/l16; rate=44100", 8192), little)
+    assert np.array_equal(decode_audio(body, "audio/l16; rate=44100"), little)

@@ -1,9 +1,10 @@
 """Japanese, Korean and Brazilian Portuguese on the real engines, through a live server and the ibm-watson SDK.
 
-The speech is synthesized (see bench/languages.py): Japanese by Kokoro-82M, Korean and Portuguese by
-espeak-ng. Bounds are on the median sentence's error rate (a repetition loop on one robotic espeak sentence
-would swamp a total) and sit above what Whisper base measured on these voices (docs/benchmarks.md); an
-English decode of Korean or Japanese speech, or a wrong model, scores near 100 %.
+The speech is synthesized (see bench/languages.py): by Kokoro-82M's Japanese voice `jf_alpha` in all three
+languages (Korean and Portuguese from espeak-ng's phonemes), and espeak-ng's own voices for language
+identification. Bounds are on the median sentence's error rate (a repetition loop on one sentence would swamp
+a total) and sit above what Whisper base measured on these voices (docs/benchmarks.md); an English decode of
+Korean or Japanese speech, or a wrong model, scores near 100 %.
 """
 
 from __future__ import annotations
@@ -15,16 +16,24 @@ from pathlib import Path
 import pytest
 from ibm_watson import SpeechToTextV1
 
-from bench.languages import LANGUAGES, domain_samples, error_rate, sentences, synthesize
+from bench.languages import DOMAINS, LANGUAGES, LOCALES, VOICES, domain_samples, error_rate, sentences, synthesize
+from parlance.services.language_detection import DEFAULT_LID_CONFIDENCE
 from tests.conftest import LiveServer
 from tests.e2e.test_upgrade_e2e import sdk, wait
 
 pytestmark = pytest.mark.slow
-VOICE = {"ja": "jf_alpha", "ko": "ko", "pt": "pt-br"}
+VOICE = {"ja": "jf_alpha", "ko": "jf_alpha@ko", "pt": "jf_alpha@pt-br"}
 MODEL = {"ja": "ja-JP_Multimedia", "ko": "ko-KR_Multimedia", "pt": "pt-BR_Multimedia"}
-# Measured medians: ja 0 %, ko 69 %, pt 40-47 % (espeak-ng's Korean and Portuguese are barely intelligible to
-# Whisper base; for them the test shows decoding in the language, not quality).
-MAX_MEDIAN_ERROR = {"ja": 0.12, "ko": 0.85, "pt": 0.6}
+# Measured medians (bench/languages.py, these voices): ja 3.6 %, ko 42 %, pt 45 % (a Japanese voice style
+# speaking Korean and Portuguese has a strong accent; for them the test shows decoding in the language).
+MAX_MEDIAN_ERROR = {"ja": 0.12, "ko": 0.6, "pt": 0.6}
+# Terms of the domain sets found with the custom model beyond those the base model found (measured with
+# the engine on these voices: ja 11 more of 16, ko 4 of 7, pt 7 of 7); the Korean set's display form
+# NuriPass is missed where a particle joins the word ("누리패스로" is one space-delimited word).
+DOMAIN_VOICES = {"ja": ("jf_alpha", "jm_kumo"), "ko": ("jf_alpha@ko",), "pt": ("jf_alpha@pt-br",)}
+MIN_TERM_GAIN = {"ja": 8, "ko": 3, "pt": 4}
+ENGLISH = "the birch canoe slid on the smooth planks and glued the sheet to the dark blue background"
+MIN_DETECTION_CONFIDENCE = 0.5  # the named language is more likely than all the other served ones together
 
 
 @pytest.fixture(scope="module")
@@ -57,42 +66,53 @@ def test_retired_korean_name_is_served_by_the_multimedia_model(real_server: Live
     assert words == transcript(stt, wav, "ko-KR_Multimedia")
 
 
-def test_japanese_custom_model_brings_its_terms(real_server: LiveServer, cache: Path) -> None:
+@pytest.mark.parametrize("language", ["ja", "ko", "pt"])
+def test_custom_model_brings_its_terms(real_server: LiveServer, cache: Path, language: str) -> None:
     stt = sdk(real_server.url, real_server.apikey)
-    domain = LANGUAGES / "ja-editorial"
-    cid = stt.create_language_model("editorial", "ja-JP_Multimedia").get_result()["customization_id"]
+    domain = LANGUAGES / DOMAINS[language]
+    cid = stt.create_language_model(domain.name, MODEL[language]).get_result()["customization_id"]
     with open(domain / "corpus.txt", "rb") as f:
-        stt.add_corpus(cid, "editorial", f)
-    corpus = wait(stt, cid, {"ready"}) and stt.get_corpus(cid, "editorial").get_result()
-    assert corpus["total_words"] > 150  # morphemes, not the 15 space-free lines
+        stt.add_corpus(cid, domain.name, f)
+    corpus = wait(stt, cid, {"ready"}) and stt.get_corpus(cid, domain.name).get_result()
+    assert corpus["total_words"] > 60  # words (morphemes in Japanese), not the 15 lines
     stt.add_words(cid, json.loads((domain / "words.json").read_text(encoding="utf-8"))["words"])
     wait(stt, cid, {"ready"})
     stt.train_language_model(cid)
     assert wait(stt, cid, {"available", "failed"})["status"] == "available"
     found = base_found = total = 0
-    for s in domain_samples(domain, ("jf_alpha", "jm_kumo"), cache):
-        custom = "".join(transcript(stt, s.wav, "ja-JP_Multimedia", language_customization_id=cid).split())
-        base = "".join(transcript(stt, s.wav, "ja-JP_Multimedia").split())
+    for s in domain_samples(domain, DOMAIN_VOICES[language], cache):
+        custom = "".join(transcript(stt, s.wav, MODEL[language], language_customization_id=cid).split())
+        base = "".join(transcript(stt, s.wav, MODEL[language]).split())
         found += sum(t in custom for t in s.terms)
         base_found += sum(t in base for t in s.terms)
         total += len(s.terms)
-    print(f"\nja-JP term recall: base {base_found}/{total}, custom model {found}/{total}")
-    assert found >= base_found + total // 2
+    print(f"\n{MODEL[language]} term recall: base {base_found}/{total}, custom model {found}/{total}")
+    assert found >= base_found + MIN_TERM_GAIN[language]
 
 
-@pytest.mark.parametrize(
-    ("voice", "language", "text"),
-    [
-        ("jf_alpha", "ja-JP", " ".join(sentences("ja"))),
-        ("jm_kumo", "ja-JP", " ".join(sentences("ja"))),
-        ("slt", "en-US", "the birch canoe slid on the smooth planks and glued the sheet to the dark blue background"),
-    ],
-)
+# espeak-ng's formant Korean and Portuguese are not heard as those languages by Whisper's identifier (it
+# says English among the served languages; Thai and Latin among all of its own): strict, so a change shows.
+FORMANT = pytest.mark.xfail(strict=True, reason="Whisper base identifies espeak-ng's ko/pt-br voices as English")
+DETECTION_CASES = [
+    *(
+        pytest.param(voice, locale, lang, id=voice, marks=[FORMANT] if voice in ("ko", "pt-br") else [])
+        for lang, locale in LOCALES.items()
+        for voice in VOICES[lang]
+    ),
+    pytest.param("slt", "en-US", "en", id="slt"),
+]
+
+
+@pytest.mark.parametrize(("voice", "language", "lang"), DETECTION_CASES)
 def test_detect_language_names_the_voice_language(
-    real_server: LiveServer, cache: Path, voice: str, language: str, text: str
+    real_server: LiveServer, cache: Path, voice: str, language: str, lang: str
 ) -> None:
     stt = sdk(real_server.url, real_server.apikey)
+    text = " ".join(sentences(lang)) if lang != "en" else ENGLISH
     wav = synthesize(voice, text, cache)
-    result = stt.detect_language(0.9, wav.read_bytes(), content_type="audio/wav").get_result()
+    # Watson's default threshold: the Kokoro voices' Japanese accent makes the first 3 s of jm_kumo@ko sound
+    # Japanese (0.98), so a lower threshold stops there; the 10 and 30 s prefixes are Korean (docs/benchmarks.md)
+    result = stt.detect_language(DEFAULT_LID_CONFIDENCE, wav.read_bytes(), content_type="audio/wav").get_result()
     (info,) = result["results"][0]["language_info"]
-    assert info["language"] == language and info["confidence"] >= 0.9
+    assert info["language"] == language, info
+    assert info["confidence"] >= MIN_DETECTION_CONFIDENCE, info

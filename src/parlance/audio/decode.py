@@ -230,18 +230,22 @@ def _decode_raw(out: Resampler, data: bytes, spec: _RawSpec) -> Iterator[tuple[n
 
 
 def _detect_byteorder(body: bytes, channels: int) -> str:
-    """Pick the byte order whose signal is smoother (less high-frequency energy); ties: little."""
+    """Pick the byte order in which most samples step less from the one before; ties: little.
+
+    A vote over samples, not a ratio of energies: a few loud bytes that are not audio (a WAV header sent
+    as l16, as the SDK's own tests do) would outweigh a quiet lead-in in an energy ratio.
+    """
     frame_bytes = 2 * channels
     probe = body[: min(len(body) // frame_bytes, SAMPLE_RATE * _SNIFF_PROBE_SECONDS) * frame_bytes]
-    scores = {order: _roughness(np.frombuffer(probe, dtype=f"{order}i2"), channels) for order in "<>"}
-    return "<" if scores["<"] <= scores[">"] else ">"
+    steps = {order: _steps(np.frombuffer(probe, dtype=f"{order}i2"), channels) for order in "<>"}
+    little_smoother = int(np.count_nonzero(steps["<"] < steps[">"]))
+    big_smoother = int(np.count_nonzero(steps[">"] < steps["<"]))
+    return "<" if little_smoother >= big_smoother else ">"
 
 
-def _roughness(pcm: np.ndarray, channels: int) -> float:
-    """Energy of the first difference relative to the signal energy (2.0 for white noise)."""
-    x = pcm.reshape(-1, channels).astype(np.float64)
-    energy = float(np.sum(x * x))
-    return float(np.sum(np.diff(x, axis=0) ** 2)) / energy if energy else 0.0
+def _steps(pcm: np.ndarray, channels: int) -> np.ndarray:
+    """Each sample's absolute difference from the one before, per channel."""
+    return np.abs(np.diff(pcm.reshape(-1, channels).astype(np.int32), axis=0))
 
 
 def _ulaw_table() -> np.ndarray:

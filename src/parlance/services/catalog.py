@@ -37,9 +37,12 @@ log = logging.getLogger(__name__)
 # Watson's previous-generation names for the languages served only by a next-generation model. IBM retired
 # them in 2023 and maps requests for them to the equivalent model; so does Parlance, with a warning.
 PREVIOUS_GENERATION = {
-    f"{locale}_{band}Model": f"{locale}_Multimedia"
-    for locale in ("ja-JP", "ko-KR", "pt-BR")
-    for band in ("Broadband", "Narrowband")
+    **{
+        f"{locale}_{band}Model": f"{locale}_Multimedia"
+        for locale in ("ja-JP", "ko-KR", "pt-BR")
+        for band in ("Broadband", "Narrowband")
+    },
+    "en-US_NarrowbandModel": "en-US_Telephony",  # en-US_BroadbandModel is still served (PocketSphinx)
 }
 
 
@@ -47,7 +50,12 @@ def _builtin_versions() -> list[ModelVersion]:
     from parlance.engines import pocketsphinx, whisper
     from parlance.engines.whisper.multilingual import multilingual_versions
 
-    return [pocketsphinx.builtin_version(), whisper.builtin_version(), *multilingual_versions()]
+    return [
+        pocketsphinx.builtin_version(),
+        whisper.builtin_version(),
+        whisper.telephony_version(),
+        *multilingual_versions(),
+    ]
 
 
 def read_manifest(directory: Path) -> ModelVersion:

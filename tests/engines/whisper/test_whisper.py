@@ -7,14 +7,18 @@ from concurrent.futures import ThreadPoolExecutor
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")  # nothing may be downloaded
 
+from pathlib import Path
+
 import numpy as np
 import pytest
 
 from bench.whisper_eval import engine_transcriber, evaluate, librivox_samples, read_wav
 from parlance.engines.base import DecodeOptions, ModelVersion
-from parlance.engines.whisper import WhisperEngine, builtin_version
+from parlance.engines.whisper import WhisperEngine, builtin_version, telephony_version
 from parlance.engines.whisper.model import WhisperModel
 from parlance.engines.whisper.version import VERSION_DATE
+from parlance.services.catalog import Catalog
+from parlance.settings import Settings
 
 LIBRIVOX = librivox_samples()
 
@@ -42,6 +46,19 @@ def test_builtin_version_describes_the_packaged_weights(version: ModelVersion) -
     assert {"model.bin", "config.json", "tokenizer.json", "vocabulary.txt"} <= set(version.files)
     assert all(len(digest) == 64 for digest in version.files.values())
     assert builtin_version() == version  # deterministic
+
+
+def test_telephony_is_the_same_weights_listed_at_watsons_narrowband_rate(version: ModelVersion) -> None:
+    telephony = telephony_version()
+    assert (telephony.base_model, telephony.language, telephony.rate) == ("en-US_Telephony", "en-US", 8000)
+    assert telephony.files == version.files and telephony.path == version.path
+
+
+def test_the_catalog_serves_telephony_and_its_retired_name(tmp_path: Path) -> None:
+    catalog = Catalog(Settings(data_dir=tmp_path / "data"))
+    assert "en-US_Telephony" in catalog.base_models()
+    served, warning = catalog.equivalent("en-US_NarrowbandModel")
+    assert served == "en-US_Telephony" and warning and "en-US_NarrowbandModel" in warning
 
 
 def test_engine_identity_and_vocabulary(engine: WhisperEngine, version: ModelVersion) -> None:

