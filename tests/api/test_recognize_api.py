@@ -44,7 +44,7 @@ def test_models_list_and_get_with_both_authenticators(fake_server: LiveServer) -
         assert model["rate"] == 16000 and model["language"] == "en-US"
         assert model["supported_features"]["custom_acoustic_model"] is True
         assert "low_latency" not in model["supported_features"]
-        assert stt.get_model("en-US_Multimedia").get_result()["supported_features"]["low_latency"] is False
+        assert stt.get_model("en-US_Multimedia").get_result()["supported_features"]["low_latency"] is True
 
 
 def test_recognize_shape(fake_server: LiveServer) -> None:
