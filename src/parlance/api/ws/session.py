@@ -143,8 +143,6 @@ class Session:
         try:
             while self.state is not SessionState.CLOSED:
                 message = await self._receive()
-                if self._pump is not None and self._pump.done():
-                    await self._pumped()  # its failure (no speech, a fault) ends the session
                 if message["type"] == "websocket.disconnect":
                     self._move(SessionState.CLOSED)
                 elif message.get("bytes") is not None:
@@ -165,13 +163,29 @@ class Session:
             self.audio.clear()
 
     async def _receive(self) -> dict[str, Any]:
+        """The next client message; meanwhile a failure of the audio being recognized (no speech for
+        `inactivity_timeout`) ends the session at once, without waiting for another frame."""
         idle = self.svc.settings.ws_idle_timeout_seconds
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + idle
+        receive = asyncio.ensure_future(self.ws.receive())
         try:
-            return await asyncio.wait_for(self.ws.receive(), idle)
-        except TimeoutError:
-            raise CloseConnection(
-                f"Session timed out: no data was received for {idle:g}s.", status.WS_1008_POLICY_VIOLATION
-            ) from None
+            while True:
+                pump = self._pump
+                waiting: set[asyncio.Future[Any]] = {receive} if pump is None else {receive, pump}
+                left = max(0.0, deadline - loop.time())
+                done, _ = await asyncio.wait(waiting, timeout=left, return_when=asyncio.FIRST_COMPLETED)
+                if receive in done:
+                    return receive.result()
+                if not done:
+                    raise CloseConnection(
+                        f"Session timed out: no data was received for {idle:g}s.", status.WS_1008_POLICY_VIOLATION
+                    )
+                if pump is not None and pump.done() and (pump.cancelled() or pump.exception() is not None):
+                    await self._pumped()  # raises its error
+        finally:
+            if not receive.done():
+                receive.cancel()
 
     async def _close(self, message: str, code: int) -> None:
         self._move(SessionState.CLOSED)
