@@ -93,6 +93,7 @@ class RecognitionStream:
         self._early: tuple[tuple[int, int], list[Alternative]] | None = None  # a segment decoded before its end
         self._shown: _Shown | None = None
         self._lock = threading.Lock()
+        self._closed = False
         self.result_index = 0  # of the next final result
         self._results: list[dict[str, Any]] = []  # final results kept for the one message (not per phrase)
         self._last: dict[str, Any] | None = None  # the result of the last phrase, if it had one
@@ -115,6 +116,8 @@ class RecognitionStream:
             interim = self._interim() if self._per_phrase else None
             if interim is not None:
                 messages.append(interim)
+            if self._closed:
+                self._close_live()
             timeout = self._prepared.params.inactivity_timeout
             if 0 <= timeout <= self._splitter.seconds - self._splitter.heard_until:
                 raise _no_speech(timeout)
@@ -139,9 +142,14 @@ class RecognitionStream:
             return [self._message([], extra=warnings)]
 
     def close(self) -> None:
-        """Let go of the phrase in progress (the request ended without `finish`)."""
-        with self._lock:
-            self._close_live()
+        """Let go of the phrase in progress (the request ended without `finish`). Never waits: a feed still
+        running on a worker lets go of it when it ends."""
+        self._closed = True
+        if self._lock.acquire(blocking=False):
+            try:
+                self._close_live()
+            finally:
+                self._lock.release()
 
     # -- final results ------------------------------------------------------------------------------
     def _finals(self, segments: list[Segment]) -> list[Message]:

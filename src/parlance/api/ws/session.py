@@ -303,7 +303,7 @@ class Session:
             pump.cancel()
         stream = self.request.stream if self.request is not None else None
         if stream is not None:
-            await asyncio.to_thread(stream.close)  # after a feed still running on a worker (the stream's lock)
+            stream.close()
 
     async def _check_inactivity(self, request: _Request) -> None:
         timeout = request.prepared.params.inactivity_timeout
