@@ -12,6 +12,8 @@ far is used.
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 
 from parlance.audio.vad import (
@@ -273,8 +275,11 @@ class UtteranceSplitter:
         self._open_span = (low, max(low, min(last + _PAD, (last + (later[0] if later else count)) // 2, count)))
         if later:
             return
-        high = self._padded_end(last, [], count, False)
-        if high is None or high + _SMOOTH_REACH > count or high - low > self._limit:
+        # If the phrase ends here, the next speech starts `end_of_phrase_silence` after `last` at the earliest
+        # (nearer, it would belong to this phrase), so the padding's end is known before that silence is over.
+        nearest = last + math.ceil(self._silence / FRAME_SECONDS - 1e-9)
+        high = min(last + _PAD, (last + max(count, nearest)) // 2)
+        if high + _SMOOTH_REACH > count or high - low > self._limit:
             return
         if self._check_modulation and not _modulated(self._level[low - self._base : high - self._base]):
             return

@@ -39,6 +39,10 @@ def checked_audio(audio: np.ndarray) -> np.ndarray:
 
 
 def begin_utterance(decoder: Any) -> None:
+    """Start an utterance as on a new decoder. `start_stream` alone leaves state from the decoder's earlier
+    utterances (a pooled decoder that had decoded other audio gave another hypothesis for the same samples);
+    re-initializing the feature extraction (0.1 ms) makes results independent of the decoder's history."""
+    decoder.reinit_feat()
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", DeprecationWarning)
         decoder.start_stream()  # resets noise statistics: every utterance starts fresh

@@ -32,10 +32,10 @@ from parlance.engines.pocketsphinx.version import model_files
 from parlance.errors import BadRequest, EngineFailure
 
 # maxhmmpf 3000 decodes about 1.6x faster than the default (30000) at the same WER on LibriVox.
-# Without the second (flat-lexicon) pass, which runs over the whole utterance at its end, `end_utt` takes
-# 0.02 s instead of up to 0.33 s CPU on a 7 s utterance: the streamed final result is ready at once. WER
-# with/without it (2026-12-07, the 16 finance sentences per flite voice, LibriVox's 5 clips): LibriVox
-# 32.4/26.8, slt 49.5/44.4, rms 36.4/36.4; held out: awb 42.4/42.4, kal 80.8/79.8.
+# Without the second (flat-lexicon) pass, which runs over the whole utterance after the first, decoding takes
+# a quarter less CPU and `end_utt` 0.02 s instead of up to 0.33 s on a 7 s utterance, at a WER as good or
+# better (2026-12-07, whole utterances; with / without): LibriVox's 5 clips 26.8 / 25.4; the 16 finance
+# sentences per flite voice: slt 47.5 / 45.5, rms 37.4 / 35.4; held out: awb 41.4 / 36.4, kal 78.8 / 78.8.
 DEFAULT_DECODER = {"maxhmmpf": 3000, "fwdflat": False}
 # Grammar (FSG) decoding: a stronger word insertion penalty and likelier silence stop a digit from
 # being added at the end of a digit string ("five oh" -> "five oh eight"). On bench/grammars.py's
