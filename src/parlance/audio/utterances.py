@@ -278,7 +278,9 @@ class UtteranceSplitter:
         # If the phrase ends here, the next speech starts `end_of_phrase_silence` after `last` at the earliest
         # (nearer, it would belong to this phrase), so the padding's end is known before that silence is over.
         nearest = last + math.ceil(self._silence / FRAME_SECONDS - 1e-9)
-        high = min(last + _PAD, (last + max(count, nearest)) // 2)
+        if (last + max(count, nearest)) // 2 < last + _PAD:
+            return  # the padding may end halfway to speech that has not come yet (a short silence)
+        high = last + _PAD
         if high + _SMOOTH_REACH > count or high - low > self._limit:
             return
         if self._check_modulation and not _modulated(self._level[low - self._base : high - self._base]):

@@ -35,6 +35,7 @@ from parlance.audio.stream_decode import StreamDecoder
 from parlance.audio.utterances import UtteranceSplitter
 from parlance.audio.vad import Segment
 from parlance.engines.base import SAMPLE_RATE, Alternative, IncrementalModel, LoadedModel, UtteranceDecoder, Word
+from parlance.services.memory_trim import trim
 from parlance.services.recognition import Prepared, RecognitionService, _no_speech
 
 Message = dict[str, Any]  # one `SpeechRecognitionResults` message
@@ -158,6 +159,7 @@ class RecognitionStream:
         for seg in segments:
             self._phrases += 1
             self._last = result = self._final(seg)
+            trim()  # the phrase's buffers are freed: keep a long stream's memory flat
             if result is None:
                 continue
             params = self._prepared.params
