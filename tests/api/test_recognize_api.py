@@ -80,6 +80,17 @@ def test_unknown_parameters_are_warnings(fake_server: LiveServer) -> None:
     assert r.json()["warnings"] == ["Unknown arguments: continuous, foo."]
 
 
+def test_low_latency_as_watson_documents_it(fake_server: LiveServer) -> None:
+    """Next-generation models take it (supported_features.low_latency); previous-generation ones do not
+    know it: a warning, as in Watson."""
+    stt = sdk(fake_server)
+    audio = CLIP.read_bytes()
+    ng = stt.recognize(audio, content_type="audio/wav", model="en-US_Multimedia", low_latency=True).get_result()
+    assert ng["results"] and "warnings" not in ng
+    pg = stt.recognize(audio, content_type="audio/wav", model="en-US_BroadbandModel", low_latency=True).get_result()
+    assert pg["results"] and pg["warnings"] == ["Unknown arguments: low_latency."]
+
+
 def test_multipart_recognize(fake_server: LiveServer) -> None:
     r = httpx.post(
         f"{fake_server.url}/v1/recognize",
