@@ -27,5 +27,6 @@ def test_a_prefix_two_hypotheses_agree_on_stays_as_shown() -> None:
         "he was not until this young man",
     ]
 
+
 def test_without_agreement_the_newest_hypothesis_is_shown() -> None:
     assert shown_text(["a", "b c", "d e f"]) == ["a", "b c", "d e f"]
