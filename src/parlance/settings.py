@@ -27,6 +27,14 @@ class Settings(BaseSettings):
         "so that PocketSphinx, which holds the GIL while decoding, uses every core.",
     )
     engine_queue: int = Field(8, description="Requests allowed to wait for a worker before 503.")
+    decode_batch_size: int = Field(
+        4,
+        ge=1,
+        le=64,
+        description="Pieces of one audio (split at pauses) decoded at once on the engine's parallel decoders "
+        "(Whisper's CTranslate2 replicas), results kept in order; also the most pieces a request holds. "
+        "1 decodes them one after another. Engines that cannot decode in parallel (PocketSphinx) always do.",
+    )
     job_workers: int = Field(
         1, ge=1, description="Background job threads (training, corpus analysis, upgrades), per `parlance worker`."
     )

@@ -79,6 +79,9 @@ def cluster(tmp_path: Path) -> Iterator[Cluster]:
         procs += workers
         for url, proc in zip(urls, procs, strict=False):
             wait_until_up(url, 120, proc)
+        for log in logs:  # both workers consuming (a second worker on one host once exited at start on RabbitMQ)
+            wait_for_line(log, "ready.", 120)
+        assert all(w.poll() is None for w in workers), [log.read_text(errors="replace")[-2000:] for log in logs]
         yield Cluster(
             sdk(urls[0], key["apikey"]), sdk(urls[1], key["apikey"]), workers, logs, env["PARLANCE_DATABASE_URL"]
         )
@@ -91,6 +94,15 @@ def cluster(tmp_path: Path) -> Iterator[Cluster]:
                 proc.wait(timeout=20)
             except subprocess.TimeoutExpired:
                 proc.kill()
+
+
+def wait_for_line(log: Path, text: str, timeout: float) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if log.exists() and text in log.read_text(errors="replace"):
+            return
+        time.sleep(0.2)
+    raise AssertionError(f"{log.name} never said {text!r}: {log.read_text(errors='replace')[-2000:]}")
 
 
 def wait_for(stt: SpeechToTextV1, cid: str, statuses: set[str], timeout: float = 180) -> dict:  # type: ignore[type-arg]

@@ -159,6 +159,19 @@ class IncrementalModel(Protocol):
     def open_utterance(self, options: DecodeOptions) -> UtteranceDecoder: ...
 
 
+class ParallelDecoder(Protocol):
+    """A loaded model whose `transcribe` calls run in parallel, up to `parallel_decodes` at once (each on a
+    decoder of its own, so a call's result does not depend on what else runs). Models without this
+    attribute are decoded one call at a time: parallel calls would only queue (PocketSphinx holds the GIL)."""
+
+    parallel_decodes: int
+
+
+def parallel_decodes(model: LoadedModel) -> int:
+    """How many `transcribe` calls of `model` are worth running at once (1 unless it is a ParallelDecoder)."""
+    return max(1, int(getattr(model, "parallel_decodes", 1)))
+
+
 class SentenceScorer(Protocol):
     """A loaded model that scores given sentences against audio (`Capabilities.sentence_scoring`)."""
 

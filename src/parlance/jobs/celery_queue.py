@@ -106,5 +106,15 @@ class CeleryJobs(JobRunner):
     def run_worker(self, concurrency: int, extra_args: list[str] | None = None) -> None:
         """Block in a Celery worker (threads pool: engines and the database engine are built once here)."""
         self.start_worker_side()
-        argv = ["worker", "--pool=threads", f"--concurrency={concurrency}", f"--queues={QUEUE}", "--loglevel=INFO"]
+        # A node name of its own: Celery's default (celery@host) is shared by every worker on one host, and
+        # RabbitMQ refuses a second consumer of that name's exclusive control queue (the worker then exits).
+        node = f"--hostname=parlance-{os.getpid()}@%h"
+        argv = [
+            "worker",
+            "--pool=threads",
+            f"--concurrency={concurrency}",
+            f"--queues={QUEUE}",
+            node,
+            "--loglevel=INFO",
+        ]
         self.app.worker_main(argv=[*argv, "--without-gossip", "--without-mingle", *(extra_args or [])])

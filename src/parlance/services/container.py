@@ -18,6 +18,7 @@ from parlance.services.custom_resolver import CustomResolver
 from parlance.services.datasets import Datasets
 from parlance.services.endpoints import Endpoints
 from parlance.services.engine_pool import EnginePool
+from parlance.services.engine_process import ENTRY as ENGINE_PROCESS
 from parlance.services.lifecycle import Clock, Lifecycle, system_clock
 from parlance.services.recognition import RecognitionService
 from parlance.services.recognition_jobs import RecognitionJobs
@@ -78,7 +79,7 @@ class Services:
         db.migrate()
         catalog = Catalog(settings, builtins)
         lifecycle = Lifecycle(settings, clock)
-        pool = EnginePool(settings, registry or EngineRegistry())
+        pool = EnginePool(settings, registry or EngineRegistry(), ENGINE_PROCESS)
         jobs = job_queue(settings, db)
         customizations = CustomModels(
             settings,

@@ -9,18 +9,19 @@ decoding, so threads give `en-US_BroadbandModel` one core at most; `engine_mode=
 in that many worker processes instead (one decode each, models loaded once per process), so both engines use
 every core. Work for a process must be picklable: it is named as a method of `RecognitionService` plus its
 arguments (`Prepared` and the audio), and each process holds its own service with its own loaded models.
+What runs inside a process (`services/engine_process.py`) is passed in as `ProcessEntry`, so this module does
+not depend on the recognition service that depends on it.
 """
 
 from __future__ import annotations
 
 import logging
 import multiprocessing
-import os
 import threading
-import time
 from collections.abc import Callable
 from concurrent.futures import Future, ProcessPoolExecutor, ThreadPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
+from dataclasses import dataclass
 from typing import Any, TypeVar
 
 from parlance.engines.base import Engine, LoadedModel, ModelVersion
@@ -39,8 +40,16 @@ class EngineProcessLost(ParlanceError):
     status, description = 503, "Service Unavailable"
 
 
+@dataclass(frozen=True)
+class ProcessEntry:
+    """Module-level functions (picklable by name) that set up an engine process and run a method there."""
+
+    initializer: Callable[[Settings], None]
+    call: Callable[[str, tuple[Any, ...]], Any]
+
+
 class EnginePool:
-    def __init__(self, settings: Settings, registry: EngineRegistry) -> None:
+    def __init__(self, settings: Settings, registry: EngineRegistry, processes: ProcessEntry | None = None) -> None:
         self.registry = registry
         self.settings = settings
         self.workers = settings.engine_workers
@@ -51,8 +60,11 @@ class EnginePool:
         self._busy = 0  # calls holding a slot (running or waiting): queue depth and utilisation
         self._running = 0
         self._count_lock = threading.Lock()
+        self._entry = processes
         self._processes: ProcessPoolExecutor | None = None
         if settings.engine_mode == "processes":
+            if processes is None:
+                raise ValueError("engine_mode=processes needs the engine-process entry points")
             self._processes = self._new_process_pool()
 
     @property
@@ -108,7 +120,8 @@ class EnginePool:
         with self._count_lock:
             self._running += 1  # a process pool queues internally; counted as running once admitted
         try:
-            future: Future[T] = self._processes.submit(_in_process, method, args)
+            assert self._entry is not None  # set whenever there is a process pool
+            future: Future[T] = self._processes.submit(self._entry.call, method, args)
         except BaseException:
             self._process_done(None)
             raise
@@ -140,8 +153,12 @@ class EnginePool:
     def _new_process_pool(self) -> ProcessPoolExecutor:
         # spawn, not fork: the server has threads (uvicorn, jobs) and C++ engine state a fork would copy
         context = multiprocessing.get_context("spawn")
+        assert self._entry is not None
         return ProcessPoolExecutor(
-            self.settings.engine_workers, mp_context=context, initializer=_init_process, initargs=(self.settings,)
+            self.settings.engine_workers,
+            mp_context=context,
+            initializer=self._entry.initializer,
+            initargs=(self.settings,),
         )
 
     def _replace_broken_pool(self) -> None:
@@ -157,56 +174,3 @@ class EnginePool:
         self._executor.shutdown(wait=False, cancel_futures=True)
         if self._processes is not None:  # waits for the decodes running now (one per process), then they exit
             self._processes.shutdown(wait=True, cancel_futures=True)
-
-
-# -- inside an engine process -----------------------------------------------------------------------
-_service: Any = None  # this process's RecognitionService (one per process, built by the initializer)
-
-
-def _init_process(settings: Settings) -> None:
-    from parlance.services.recognition import RecognitionService
-
-    global _service
-    _exit_with_parent(os.getppid())
-    # `run` and `inactivity_so_far` use only the pool (models) and pure helpers; the catalog, custom models
-    # and endpoints were resolved into `Prepared` by the parent already.
-    local = settings.model_copy(update={"engine_mode": "threads"})
-    _service = RecognitionService(None, EnginePool(local, EngineRegistry()))  # type: ignore[arg-type]
-
-
-def _exit_with_parent(parent: int) -> None:
-    """An engine process must not outlive its server (killed with SIGKILL, it cannot shut the pool down)."""
-
-    def watch() -> None:
-        while os.getppid() == parent:
-            time.sleep(1)
-        os._exit(0)
-
-    threading.Thread(target=watch, name="parent-watch", daemon=True).start()
-
-
-def _in_process(method: str, args: tuple[Any, ...]) -> Any:
-    try:
-        return getattr(_service, method)(*args)
-    except ParlanceError:
-        raise
-    except BrokenProcessPool:
-        raise
-    except Exception as exc:  # exceptions from C++ bindings may not pickle back; keep type and message
-        raise RuntimeError(f"{type(exc).__name__}: {exc}") from None
-
-
-def warm_up(pool: EnginePool, versions: list[ModelVersion]) -> None:
-    """Load models before the first request (in every engine process in process mode)."""
-    if pool._processes is None:
-        for v in versions:
-            pool.model(v)
-        return
-    futures = [pool._processes.submit(_load_in_process, versions) for _ in range(pool.workers)]
-    for f in futures:
-        f.result()
-
-
-def _load_in_process(versions: list[ModelVersion]) -> None:
-    for v in versions:
-        _service.pool.model(v)

@@ -29,12 +29,14 @@ from parlance.engines.base import (
     LoadedModel,
     ModelVersion,
     SentenceScorer,
+    parallel_decodes,
 )
 from parlance.errors import BadRequest, ModelExpired, ParlanceError
 from parlance.services.catalog import Catalog
 from parlance.services.engine_pool import EnginePool
 from parlance.services.formatting import format_transcript, format_words, spot_keywords, word_alternatives
 from parlance.services.lifecycle import Lifecycle, iso_date
+from parlance.services.piece_decoding import decoded_in_order
 
 DEFAULT_MODEL = "en-US_BroadbandModel"
 # Accepted for compatibility but not implemented: reported in `warnings`, never an error.
@@ -274,15 +276,21 @@ class RecognitionService:
 
     def run(self, prepared: Prepared, audio: AudioParts) -> dict[str, Any]:
         """Blocking (an engine thread): decode, split at pauses and transcribe each utterance as the audio
-        is decoded, then format. Only the utterance in progress is held, never the whole audio."""
+        is decoded, then format. Only the utterances being transcribed are held (at most
+        `decode_batch_size`, several at once on models that decode in parallel), never the whole audio."""
         params = prepared.params
         model = self.pool.model(prepared.version)
         results: list[dict[str, Any]] = []
         last: dict[str, Any] | None = None  # the result of the last utterance, if it had one
         heard = 0
-        for seg in self._utterances(audio, params):
+        pieces = decoded_in_order(
+            self._utterances(audio, params),
+            lambda seg: self._alternatives(model, seg.samples, prepared),
+            batch_size=self.pool.settings.decode_batch_size,
+            workers=parallel_decodes(model),
+        )
+        for seg, alternatives in pieces:
             heard += 1
-            alternatives = self._alternatives(model, seg.samples, prepared)
             last = None
             if not alternatives or not alternatives[0].transcript.strip():
                 continue

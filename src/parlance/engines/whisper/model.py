@@ -15,6 +15,12 @@ runs `engine_workers` (2) decodes at once, and tiny.en is small enough that two 
 decodes give more throughput than one two-threaded decode, at the cost of a second copy of the
 weights (about 40 MB in int8). `ModelVersion.options` may override compute_type, cpu_threads,
 num_workers and beam_size.
+
+The replicas also serve one long request: `parallel_decodes` (= num_workers) tells the service how many
+pieces of its audio to decode at once. Each piece is still decoded alone (batch of one) on one replica,
+so its result is the sequential one; CTranslate2 batches of several windows were measured on these
+single-threaded replicas to save nothing on the encoder (70 % of the time) and to change the word
+alignment of some pieces (the padded batch), see docs/benchmarks.md "Long audio".
 """
 
 from __future__ import annotations
@@ -69,6 +75,7 @@ class WhisperModel:
         self.text_rules = rules_for(self.language)
         self._fw = backend
         self._ct2 = self._fw.model
+        self.parallel_decodes = int(self._ct2.num_workers)  # replicas: decodes that run at once (ParallelDecoder)
         self.tokenizer = Tokenizer(self._fw.hf_tokenizer, self._ct2.is_multilingual, "transcribe", self.language)
         tok = self.tokenizer
         self._sot_sequence = list(tok.sot_sequence)
