@@ -49,7 +49,7 @@ class _Loaded:
 class FakeEngine:
     def __init__(self, name: str, generation: Generation) -> None:
         self.name = name
-        self.capabilities = Capabilities(generation=generation)
+        self.capabilities = Capabilities(generation=generation, low_latency=generation == "next")
 
     def load(self, version: ModelVersion) -> _Loaded:
         return _Loaded()

@@ -44,7 +44,7 @@ def test_models_list_and_get_with_both_authenticators(fake_server: LiveServer) -
         assert model["rate"] == 16000 and model["language"] == "en-US"
         assert model["supported_features"]["custom_acoustic_model"] is True
         assert "low_latency" not in model["supported_features"]
-        assert stt.get_model("en-US_Multimedia").get_result()["supported_features"]["low_latency"] is False
+        assert stt.get_model("en-US_Multimedia").get_result()["supported_features"]["low_latency"] is True
 
 
 def test_recognize_shape(fake_server: LiveServer) -> None:
@@ -78,6 +78,17 @@ def test_unknown_parameters_are_warnings(fake_server: LiveServer) -> None:
     )
     assert r.status_code == 200
     assert r.json()["warnings"] == ["Unknown arguments: continuous, foo."]
+
+
+def test_low_latency_as_watson_documents_it(fake_server: LiveServer) -> None:
+    """Next-generation models take it (supported_features.low_latency); previous-generation ones do not
+    know it: a warning, as in Watson."""
+    stt = sdk(fake_server)
+    audio = CLIP.read_bytes()
+    ng = stt.recognize(audio, content_type="audio/wav", model="en-US_Multimedia", low_latency=True).get_result()
+    assert ng["results"] and "warnings" not in ng
+    pg = stt.recognize(audio, content_type="audio/wav", model="en-US_BroadbandModel", low_latency=True).get_result()
+    assert pg["results"] and pg["warnings"] == ["Unknown arguments: low_latency."]
 
 
 def test_multipart_recognize(fake_server: LiveServer) -> None:

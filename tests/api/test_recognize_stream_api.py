@@ -199,7 +199,7 @@ def test_interim_results_resolve_the_custom_model_once(
     )
     recorder = stream(fake_server, CLIP.read_bytes(), interim_results=True, language_customization_id=cid)
     assert not recorder.errors and recorder.hypotheses  # interim results came
-    assert sum(not r["final"] for d in recorder.data for r in d["results"]) >= 2
+    assert sum(not r["final"] for d in recorder.data for r in d["results"]) >= 1  # one per new text
     assert calls == [cid]  # prepared at the start message, reused by every interim run and the final one
 
 

@@ -89,3 +89,33 @@ def test_decoded_chunks_are_the_samples_of_decode_parts(speech: np.ndarray) -> N
     chunks = list(decoded_chunks(parts))
     assert len(chunks) > 10 and max(len(c) for c in chunks) < SAMPLE_RATE * 5
     assert np.array_equal(np.concatenate(chunks), decode_parts(parts))
+
+
+@pytest.mark.parametrize("options", [{}, {"end_of_phrase_silence": 0.3}, {"end_of_phrase_silence": 1.5}])
+def test_open_span_and_tentative_segment_foretell_each_segment(clips: list[np.ndarray], options: dict) -> None:
+    """As 100 ms frames arrive (analysed frame by frame): each segment starts where the open span said and
+    holds at least what it said was sure; and before it is returned, `tentative` gave exactly it while the
+    rest of its silence was still to come (when that silence is longer than its padding twice)."""
+    audio = speech_with_pauses(clips, [0.4, 1.2, 2.0, 1.0, 0.9, 3.0, 1.6, 0.6, 2.2, 1.1], noise=0.003)
+    splitter = UtteranceSplitter(step_frames=1, **options)
+    span: tuple[int, int] | None = None
+    tentative: Segment | None = None
+    early = 0
+    out = []
+    for i in itertools.chain(range(0, len(audio), 1600), [None]):
+        segments = splitter.push(audio[i : i + 1600]) if i is not None else splitter.finish()
+        for seg in segments:
+            assert span is not None
+            start = round(seg.start * SAMPLE_RATE)
+            assert start == span[0] and start + len(seg.samples) >= span[1]
+            if tentative is not None and i is not None:
+                assert (tentative.start, tentative.end) == (seg.start, seg.end)
+                assert np.array_equal(tentative.samples, seg.samples)
+                early += 1
+            out.append(seg)
+            span = tentative = None
+        span = splitter.open_span() or span
+        tentative = splitter.tentative()
+    assert same(out, split_utterances(audio, **options))
+    if options.get("end_of_phrase_silence", 0.8) >= 0.5:  # twice the padding: the segment is known before
+        assert early >= len(out) - 1  # all but perhaps the last (ended by the end of the audio) were foretold

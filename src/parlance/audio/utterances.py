@@ -12,6 +12,8 @@ far is used.
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 
 from parlance.audio.vad import (
@@ -103,6 +105,7 @@ class UtteranceSplitter:
         sensitivity: float = 0.5,
         background_suppression: float = 0.0,
         loud_level: float | None = None,
+        step_frames: int = _STEP,
     ) -> None:
         if (
             end_of_phrase_silence <= 0
@@ -112,6 +115,7 @@ class UtteranceSplitter:
         ):
             raise ValueError("end_of_phrase_silence must be > 0, max_utterance >= 1 s, and the levels within 0..1")
         self._silence = end_of_phrase_silence
+        self._step = max(1, step_frames)  # frames gathered before an analysis (1 for live streams)
         self._limit = int(max_utterance / FRAME_SECONDS) - 1  # as `split_utterances`
         self._off = sensitivity <= 0 or background_suppression >= 1
         self._all_speech = sensitivity >= 1
@@ -128,6 +132,8 @@ class UtteranceSplitter:
         self._previous_last: int | None = None  # end of the last utterance's speech (its padding's neighbour)
         self._heard = 0  # frame where the latest speech of an utterance (returned or open) ends
         self._open: tuple[int, int] | None = None  # frames of the first utterance not yet returned
+        self._open_span: tuple[int, int] | None = None  # its segment's first frame, and how far it is certain
+        self._tentative: tuple[int, int] | None = None  # its segment if no more speech comes (frames)
 
     @property
     def seconds(self) -> float:
@@ -151,12 +157,32 @@ class UtteranceSplitter:
         if self._open is None:
             return None
         first, last = self._open
-        start = max(first - _PAD, self._base) * FRAME
+        start = (self._open_span[0] if self._open_span is not None else max(first - _PAD, self._base)) * FRAME
         return Segment(start / SAMPLE_RATE, last * FRAME / SAMPLE_RATE, self._samples.view(start, last * FRAME).copy())
+
+    def open_span(self) -> tuple[int, int] | None:
+        """Samples [start, end) of the utterance still open that its segment will hold whatever audio
+        follows (unless background suppression's running level changes which frames are speech): it starts
+        at `start` and holds at least up to `end`. None while no speech is open."""
+        if self._open_span is None:
+            return None
+        first, last = self._open_span
+        return first * FRAME, last * FRAME
+
+    def tentative(self) -> Segment | None:
+        """The segment the open utterance becomes if no more speech comes before `end_of_phrase_silence`
+        has passed, once that is known (a decoder may start on it early), else None."""
+        if self._tentative is None:
+            return None
+        return self._segment(*self._tentative, False)
+
+    def samples(self, first: int, last: int) -> np.ndarray:
+        """A copy of samples [first, last) (absolute), which must still be kept."""
+        return self._samples.view(first, last).copy()
 
     def push(self, chunk: np.ndarray) -> list[Segment]:
         self._samples.append(chunk)
-        if self._samples.end // FRAME - self._count < _STEP:
+        if self._samples.end // FRAME - self._count < self._step:
             return []
         self._analyse()
         return self._complete(finished=False)
@@ -228,12 +254,38 @@ class UtteranceSplitter:
             done = i + 1
         kept = [(first, last) for first, last, voiced in regions[done:] if voiced >= _MIN_FRAMES]
         self._open = (kept[0][0], count) if kept else None
+        self._follow_open(kept[0] if kept else None, regions[done:], count)
         self._heard = max([self._heard, *(last for _, last in kept)])
         if self._previous_last is not None:
             self._heard = max(self._heard, self._previous_last)
         pending = regions[done][0] - _PAD if done < len(regions) else count - _PAD
         self._drop_before(pending - _SMOOTH_REACH)
         return out
+
+    def _follow_open(self, open_: tuple[int, int] | None, regions: list[tuple[int, int, int]], count: int) -> None:
+        """Where the open utterance's segment starts, how far it surely reaches, and the whole segment once
+        only the rest of the silence is missing (the same rules as `_complete`)."""
+        self._open_span = self._tentative = None
+        if open_ is None or self._off:
+            return
+        first, last = open_
+        low = max(first - _PAD, (self._previous_last + first) // 2 if self._previous_last is not None else 0)
+        later = [r[0] for r in regions if r[0] > first]
+        # the padding may end halfway to the next speech, which starts at `count` at the earliest
+        self._open_span = (low, max(low, min(last + _PAD, (last + (later[0] if later else count)) // 2, count)))
+        if later:
+            return
+        # If the phrase ends here, the next speech starts `end_of_phrase_silence` after `last` at the earliest
+        # (nearer, it would belong to this phrase), so the padding's end is known before that silence is over.
+        nearest = last + math.ceil(self._silence / FRAME_SECONDS - 1e-9)
+        if (last + max(count, nearest)) // 2 < last + _PAD:
+            return  # the padding may end halfway to speech that has not come yet (a short silence)
+        high = last + _PAD
+        if high + _SMOOTH_REACH > count or high - low > self._limit:
+            return
+        if self._check_modulation and not _modulated(self._level[low - self._base : high - self._base]):
+            return
+        self._tentative = (low, high)
 
     @property
     def _check_modulation(self) -> bool:

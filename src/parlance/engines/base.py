@@ -67,6 +67,7 @@ class DecodeOptions:
     prompt: str | None = None  # text the decoding is conditioned on (engines that take a prompt)
     word_alternatives: bool = False  # fill Word.alternatives (engines with lattices)
     acoustic: Path | None = None  # trained custom acoustic model artifact (`Capabilities.acoustic_adaptation`)
+    low_latency: bool = False  # Watson's `low_latency`: results sooner, possibly less accurate (`Capabilities`)
 
 
 @dataclass(frozen=True)
@@ -115,6 +116,8 @@ class Capabilities:
     word_lattices: bool = False  # fills Word.alternatives (word_alternatives_threshold)
     sentence_scoring: bool = False  # loaded models implement `SentenceScorer.score`
     acoustic_adaptation: bool = False  # custom acoustic models can be trained for it
+    incremental_decoding: bool = False  # loaded models implement `IncrementalModel.open_utterance`
+    low_latency: bool = False  # honours `DecodeOptions.low_latency` (Watson: next-generation models)
 
 
 class LoadedModel(Protocol):
@@ -123,6 +126,37 @@ class LoadedModel(Protocol):
     def transcribe(self, audio: np.ndarray, options: DecodeOptions) -> list[Alternative]:
         """Recognize one utterance; best alternative first, at most `options.max_alternatives`."""
         ...
+
+
+class UtteranceDecoder(Protocol):
+    """One utterance decoded while its audio arrives: at its end only the last step of the search remains."""
+
+    @property
+    def fed(self) -> int:
+        """Samples fed so far."""
+        ...
+
+    def feed(self, audio: np.ndarray) -> None:
+        """The next samples of the utterance (mono float32, 16 kHz)."""
+        ...
+
+    def partial(self) -> Alternative | None:
+        """The best hypothesis of the audio fed so far (cheap: no second pass), or None without words."""
+        ...
+
+    def finish(self) -> list[Alternative]:
+        """What `LoadedModel.transcribe` gives for all the audio fed; the decoder is done after it."""
+        ...
+
+    def close(self) -> None:
+        """Abandon the utterance (no-op once finished or closed); its resources go back to the model."""
+        ...
+
+
+class IncrementalModel(Protocol):
+    """A loaded model that decodes as audio arrives (`Capabilities.incremental_decoding`)."""
+
+    def open_utterance(self, options: DecodeOptions) -> UtteranceDecoder: ...
 
 
 class ParallelDecoder(Protocol):

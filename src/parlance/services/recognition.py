@@ -46,7 +46,6 @@ IGNORED = frozenset(
         "audio_metrics",
         "processing_metrics",
         "processing_metrics_interval",
-        "low_latency",
         "character_insertion_bias",
         "smart_formatting_version",
         "speech_begin_event",
@@ -88,6 +87,7 @@ class RecognizeParams(BaseModel):
     background_audio_suppression: float = Field(0.0, ge=0, le=1)
     end_of_phrase_silence_time: float | None = Field(None, ge=0, le=120)
     split_transcript_at_phrase_end: bool = False
+    low_latency: bool = False  # next-generation models: results sooner, perhaps less accurate
     # In IGNORED: validated, then reported as ignored.
     character_insertion_bias: float | None = Field(None, ge=-1, le=1)
     processing_metrics_interval: float | None = Field(None, ge=0.1)
@@ -207,8 +207,10 @@ class RecognitionService:
         if lattice and not capabilities.word_lattices:
             lattice = False  # as in Watson: word alternatives come from previous-generation models only
             warnings.append(f"word_alternatives_threshold is not supported for model {params.model}; it was ignored.")
+        warnings += _low_latency_warnings(params, capabilities)
         wanted = max(1, params.max_alternatives)
         options = DecodeOptions(
+            low_latency=params.low_latency and capabilities.low_latency,
             max_alternatives=wanted,
             custom=resolved.custom,
             grammar=resolved.grammar,
@@ -223,8 +225,8 @@ class RecognitionService:
             grammar = grammar_select.load_grammar(resolved.grammar.with_suffix(".json"))
             if not capabilities.native_grammars:
                 n_best, prompt = max(wanted, grammar_select.N_BEST), grammar_select.prompt_text(grammar)
-                options = DecodeOptions(
-                    max_alternatives=n_best, custom=resolved.custom, prompt=prompt, acoustic=resolved.acoustic
+                options = replace(
+                    options, max_alternatives=n_best, grammar=None, prompt=prompt, word_alternatives=False
                 )
         return Prepared(params, resolved.version, capabilities, options, grammar, tuple(warnings))
 
@@ -324,9 +326,15 @@ class RecognitionService:
         if first and 0 <= timeout <= splitter.seconds:
             raise _no_speech(timeout)
 
+    @classmethod
+    def _alternatives(cls, model: LoadedModel, samples: np.ndarray, prepared: Prepared) -> list[Alternative]:
+        return cls._selected(model, samples, prepared, model.transcribe(samples, prepared.options))
+
     @staticmethod
-    def _alternatives(model: LoadedModel, samples: np.ndarray, prepared: Prepared) -> list[Alternative]:
-        alternatives = model.transcribe(samples, prepared.options)
+    def _selected(
+        model: LoadedModel, samples: np.ndarray, prepared: Prepared, alternatives: list[Alternative]
+    ) -> list[Alternative]:
+        """An engine's alternatives for `samples`, kept to the request's grammar if it has one."""
         if prepared.grammar is None:
             return alternatives
         scorer = None
@@ -399,6 +407,15 @@ class RecognitionService:
                 best.words, offset, params.word_alternatives_threshold, params.profanity_filter
             )
         return result
+
+
+def _low_latency_warnings(params: RecognizeParams, capabilities: Capabilities) -> list[str]:
+    """As Watson: previous-generation models do not know the option; others without it refuse it."""
+    if "low_latency" not in params.model_fields_set or capabilities.low_latency:
+        return []
+    if capabilities.generation == "previous":
+        return ["Unknown arguments: low_latency."]
+    raise BadRequest(f"low_latency is not a supported feature for model {params.model}")
 
 
 def _no_speech(timeout: int) -> BadRequest:

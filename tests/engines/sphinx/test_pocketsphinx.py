@@ -350,3 +350,34 @@ def test_training_a_million_words_is_fast(tmp_path: Path) -> None:
     print(f"\ntraining on {meta['tokens']:,} corpus words took {seconds:.1f} s")
     assert meta["tokens"] >= 1_000_000
     assert seconds < 60
+
+
+# ---- incremental decoding (streaming) ---------------------------------------------------------------
+
+
+@needs_librivox
+def test_an_utterance_decoded_as_it_arrives_gives_growing_partial_hypotheses(model, librivox) -> None:
+    audio, reference = librivox[0]
+    utterance = model.open_utterance(BASE)
+    partials = []
+    for at in range(0, len(audio), 1600):  # 100 ms at a time, as a WebSocket client sends it
+        utterance.feed(audio[at : at + 1600])
+        partial = utterance.partial()
+        partials.append(len(partial.words) if partial else 0)
+    final = utterance.finish()
+    assert utterance.fed == len(audio) and partials[-1] >= 5 and partials[len(partials) // 2] < partials[-1]
+    assert jiwer.wer(reference, final[0].transcript) < 0.6  # real speech recognized
+    assert all(0 <= w.start < w.end <= len(audio) / 16000 + 0.05 for w in final[0].words)
+
+
+@needs_librivox
+def test_results_do_not_depend_on_what_a_pooled_decoder_decoded_before(model, librivox) -> None:
+    """Decoders are reused; each utterance starts as on a new decoder, so the same samples give the same
+    result whatever came before (it did not before the front end was re-initialized per utterance)."""
+    options = DecodeOptions(word_alternatives=True)
+    fresh = [model.transcribe(audio, options) for audio, _ in librivox]
+    for audio, _ in librivox:  # every pooled decoder decodes other audio, whole and as it arrives
+        utterance = model.open_utterance(options)
+        utterance.feed(audio[::-1].copy())
+        utterance.close()
+    assert [model.transcribe(audio, options) for audio, _ in reversed(librivox)] == fresh[::-1]

@@ -9,22 +9,22 @@ from fastapi import APIRouter, Request
 from parlance.api.deps import OwnerDep, ServicesDep
 from parlance.api.openapi import ERRORS
 from parlance.api.schemas import SpeechModel, SpeechModels
-from parlance.engines.base import ModelVersion
+from parlance.engines.base import Capabilities, ModelVersion
 from parlance.services.lifecycle import DeprecationDates, watson_dates
 
 router = APIRouter(prefix="/v1/models", tags=["models"], responses=ERRORS)
 
 
 def speech_model(
-    v: ModelVersion, base_url: str, generation: str, dates: DeprecationDates | None = None
+    v: ModelVersion, base_url: str, capabilities: Capabilities, dates: DeprecationDates | None = None
 ) -> dict[str, Any]:
     features: dict[str, Any] = {
         "custom_language_model": True,
-        "custom_acoustic_model": generation == "previous",
+        "custom_acoustic_model": capabilities.generation == "previous",
         "speaker_labels": True,
     }
-    if generation == "next":
-        features["low_latency"] = False
+    if capabilities.generation == "next":  # Watson lists low_latency for next-generation models only
+        features["low_latency"] = capabilities.low_latency
     out: dict[str, Any] = {
         "name": v.base_model,
         "language": v.language,
@@ -42,7 +42,7 @@ def _model(svc: ServicesDep, request: Request, name: str) -> dict[str, Any]:
     newest = svc.catalog.newest(svc.catalog.equivalent(name)[0])  # a retired name shows what serves it
     base = (svc.settings.public_url or str(request.base_url)).rstrip("/")
     dates = svc.lifecycle.base_dates(newest)
-    return speech_model(newest, base, svc.pool.engine(newest).capabilities.generation, dates)
+    return speech_model(newest, base, svc.pool.engine(newest).capabilities, dates)
 
 
 @router.get("", response_model=SpeechModels, response_model_exclude_unset=True)

@@ -12,12 +12,13 @@ much audio, 1013 when the service is full, 1000 after a request fails (as Watson
 1011 for a fault of the service.
 
 Raw audio (l16, mu-law, A-law) and 16-bit PCM WAV are recognized as they arrive (`RecognitionStream`):
-every quarter second of audio goes to an engine worker, which decodes it, finds phrase ends with the voice
-activity detector and recognizes each finished phrase once. With `interim_results` each phrase's final
-result is sent as soon as it is ready, with the next `result_index`, and interim results (`final: false`)
-decode only the phrase in progress: its first as soon as it has words, then about once a second of audio
-(at least twice as long as the last took, so a slow engine is not kept decoding the same phrase over and
-over). Without them all final results come in one message after stop, as `recognize` gives them. A session
+each frame's audio goes to an engine worker as soon as it comes (or, while the worker is still busy with
+earlier audio, with whatever came meanwhile), which decodes it, finds phrase ends with the voice activity
+detector and keeps the phrase in progress decoded. With `interim_results` each phrase's final result is
+sent as soon as it is ready, with the next `result_index`, and interim results (`final: false`) cover only
+the phrase in progress. Without them all final results come in one message after stop, as `recognize`
+gives them. Frames keep being received while the worker runs (a task pumps the audio), so a slow step
+never holds audio back from the next one. A session
 lasts as long as audio keeps coming; "No speech detected for Ns." ends it once the audio since the last
 speech reaches `inactivity_timeout`, as in Watson (a microphone left open).
 
@@ -29,6 +30,7 @@ the audio so far, about once a second of audio.
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 import time
 from collections.abc import Callable, Mapping
@@ -60,7 +62,6 @@ CONNECTION_PARAMS = (
 )
 BYTES_PER_SECOND = 32000  # 16 kHz 16-bit mono: a rough clock for interim results whatever the format
 INTERIM_EVERY = 1.0
-STREAM_EVERY = 0.25  # seconds of audio (by BYTES_PER_SECOND) gathered before a streamed request takes it
 INTERIM_UP_TO = 30.0
 INACTIVITY_EVERY = 1.0
 
@@ -89,8 +90,6 @@ class _Request:
     interim_at: float = 0.0  # seconds of audio at the last interim result
     interim_cost: float = 0.0  # seconds the last interim run took
     inactivity_at: float = 0.0  # seconds of audio at the last silence check
-    received: float = 0.0  # seconds of audio recognized as it arrived (streamed requests)
-    interim_index: int = -1  # result_index of the last interim result sent (streamed requests)
     interim_prepared: Prepared = field(init=False)  # the same, without the inactivity timeout
 
     def __post_init__(self) -> None:
@@ -98,8 +97,7 @@ class _Request:
 
     def restart(self, stream: RecognitionStream | None) -> None:
         """Ready for the next request's audio on the connection, with the same options."""
-        self.interim_at = self.interim_cost = self.inactivity_at = self.received = 0.0
-        self.interim_index = -1
+        self.interim_at = self.interim_cost = self.inactivity_at = 0.0
         self.stream = stream
 
 
@@ -132,6 +130,7 @@ class Session:
         self.audio = AudioBuffer(limits, svc.settings.max_body_bytes)
         self.request: _Request | None = None
         self.streamed = False  # the current request's stream has taken audio (else it may still be collected)
+        self._pump: asyncio.Task[None] | None = None  # feeding the current request's stream
 
     def _move(self, to: SessionState) -> None:
         """Change state; an illegal transition is a defect of this module (as starlette's WebSocketState)."""
@@ -160,16 +159,33 @@ class Session:
             log.exception("streaming recognition failed")
             await self._close("Internal error; the request was not completed.", status.WS_1011_INTERNAL_ERROR)
         finally:
+            await self._stop_streaming()
             self.audio.clear()
 
     async def _receive(self) -> dict[str, Any]:
+        """The next client message; meanwhile a failure of the audio being recognized (no speech for
+        `inactivity_timeout`) ends the session at once, without waiting for another frame."""
         idle = self.svc.settings.ws_idle_timeout_seconds
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + idle
+        receive = asyncio.ensure_future(self.ws.receive())
         try:
-            return await asyncio.wait_for(self.ws.receive(), idle)
-        except TimeoutError:
-            raise CloseConnection(
-                f"Session timed out: no data was received for {idle:g}s.", status.WS_1008_POLICY_VIOLATION
-            ) from None
+            while True:
+                pump = self._pump
+                waiting: set[asyncio.Future[Any]] = {receive} if pump is None else {receive, pump}
+                left = max(0.0, deadline - loop.time())
+                done, _ = await asyncio.wait(waiting, timeout=left, return_when=asyncio.FIRST_COMPLETED)
+                if receive in done:
+                    return receive.result()
+                if not done:
+                    raise CloseConnection(
+                        f"Session timed out: no data was received for {idle:g}s.", status.WS_1008_POLICY_VIOLATION
+                    )
+                if pump is not None and pump.done() and (pump.cancelled() or pump.exception() is not None):
+                    await self._pumped()  # raises its error
+        finally:
+            if not receive.done():
+                receive.cancel()
 
     async def _close(self, message: str, code: int) -> None:
         self._move(SessionState.CLOSED)
@@ -198,12 +214,14 @@ class Session:
             return
         self.audio.add(chunk)  # before a start message too: that audio belongs to the first request
         if self.request is not None and self.request.stream is not None:
-            await self._advance(self.request, self.request.stream)
+            if self._pump is None:
+                self._pump = asyncio.create_task(self._drain(self.request.stream))
         elif self.request is not None:
             await self._check_inactivity(self.request)
             await self._interim(self.request)
 
     async def _start(self, message: StartMessage) -> None:
+        await self._pumped()
         if self.state is SessionState.LISTENING and (len(self.audio) or self.streamed):
             raise CloseConnection(
                 "A start message cannot interrupt a request: send stop first", status.WS_1002_PROTOCOL_ERROR
@@ -230,6 +248,7 @@ class Session:
 
     async def _finish(self, request: _Request) -> None:
         """Final results for the request's audio, then listening again for the next request."""
+        await self._pumped()
         small = not self.streamed and len(self.audio) < self.svc.settings.min_body_bytes
         if request.stream is not None and not small:
             stream, audio = request.stream, self.audio.snapshot()
@@ -252,37 +271,39 @@ class Session:
     async def _on_engine(self, work: Callable[[], T]) -> T:
         return await asyncio.wrap_future(self.svc.recognition.pool.submit(work, wait=False))
 
-    async def _advance(self, request: _Request, stream: RecognitionStream) -> None:
-        """Recognize the audio received so far (a quarter second at least): send the final results of the
-        phrases it ended, then, now and then, an interim result for the phrase in progress."""
-        if len(self.audio) < STREAM_EVERY * BYTES_PER_SECOND:
-            return
-        audio = self.audio.snapshot()
-        try:
-            messages = await self._on_engine(lambda: stream.feed(audio))
-        except EngineBusy:  # every engine worker is taken: the audio waits for the next frame
-            return
-        self.audio.drop(len(audio))
-        self.streamed = True
-        request.received += len(audio) / BYTES_PER_SECOND
-        for message in messages:
-            await self.ws.send_json(message)
-        # A phrase's first interim result as soon as it has words; then one a second or so (at least twice
-        # as long as the last took, so that a slow engine is not kept decoding the same phrase over and over).
-        new_phrase = request.interim_index != stream.result_index
-        due = request.received - request.interim_at >= max(INTERIM_EVERY, 2 * request.interim_cost)
-        if not request.interim or not (new_phrase or due):
-            return
-        request.interim_at, started = request.received, time.perf_counter()
-        try:
-            interim = await self._on_engine(stream.interim)
-        except EngineBusy:
-            return
-        finally:
-            request.interim_cost = time.perf_counter() - started
-        if interim is not None:
-            request.interim_index = interim["result_index"]
-            await self.ws.send_json(interim)
+    async def _drain(self, stream: RecognitionStream) -> None:
+        """Recognize the audio received so far, then what came meanwhile, until none is left: send the final
+        results of the phrases it ended and the interim results of the phrase in progress. On failure the
+        task stays in `_pump`, done, for the session to raise."""
+        while len(self.audio):
+            audio = self.audio.snapshot()
+            try:
+                messages = await self._on_engine(functools.partial(stream.feed, audio))
+            except EngineBusy:  # every engine worker is taken: the audio waits for the next frame
+                break
+            self.audio.drop(len(audio))
+            self.streamed = True
+            for message in messages:
+                await self.ws.send_json(message)
+        self._pump = None
+
+    async def _pumped(self) -> None:
+        """Wait for the audio being recognized; its failure is raised here."""
+        pump = self._pump
+        if pump is not None:
+            try:
+                await pump
+            finally:
+                self._pump = None
+
+    async def _stop_streaming(self) -> None:
+        """The session ends: stop feeding the stream and let go of its phrase in progress."""
+        pump, self._pump = self._pump, None
+        if pump is not None and not pump.done():
+            pump.cancel()
+        stream = self.request.stream if self.request is not None else None
+        if stream is not None:
+            stream.close()
 
     async def _check_inactivity(self, request: _Request) -> None:
         timeout = request.prepared.params.inactivity_timeout

@@ -18,10 +18,7 @@ class DecoderPool:
 
     @contextmanager
     def acquire(self) -> Iterator[Any]:
-        with self._lock:
-            decoder = self._idle.pop() if self._idle else None
-        if decoder is None:
-            decoder = self._factory()
+        decoder = self.take()
         try:
             yield decoder
         except BaseException:
@@ -29,5 +26,14 @@ class DecoderPool:
             raise
         finally:
             if decoder is not None:
-                with self._lock:
-                    self._idle.append(decoder)
+                self.give(decoder)
+
+    def take(self) -> Any:
+        """An idle decoder, or a new one; hand it back with `give` once its utterance has ended."""
+        with self._lock:
+            decoder = self._idle.pop() if self._idle else None
+        return decoder if decoder is not None else self._factory()
+
+    def give(self, decoder: Any) -> None:
+        with self._lock:
+            self._idle.append(decoder)

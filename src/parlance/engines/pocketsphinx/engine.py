@@ -16,7 +16,11 @@ from parlance.engines.pocketsphinx.version import vocabulary
 class PocketSphinxEngine:
     name = "pocketsphinx"
     capabilities = Capabilities(
-        generation="previous", native_grammars=True, word_lattices=True, acoustic_adaptation=True
+        generation="previous",
+        native_grammars=True,
+        word_lattices=True,
+        acoustic_adaptation=True,
+        incremental_decoding=True,
     )
 
     def load(self, version: ModelVersion) -> PocketSphinxModel:

@@ -16,7 +16,7 @@ from parlance.errors import EngineFailure
 
 class WhisperEngine:
     name = "whisper"
-    capabilities = Capabilities(generation="next", sentence_scoring=True)
+    capabilities = Capabilities(generation="next", sentence_scoring=True, low_latency=True)
 
     def __init__(self, cpu_threads: int | None = None, num_workers: int | None = None) -> None:
         cores = os.cpu_count() or 1
