@@ -299,7 +299,9 @@ def main() -> None:
                         words = words + distractors
                         random.Random(args.seed).shuffle(words)  # a real list is not ordered by importance
                     if prefix in BASE and kind:
-                        cid, seconds = train(svc, owner, BASE[prefix], domain.corpus.encode(), words, f"{system}-{domain.name}")
+                        cid, seconds = train(
+                            svc, owner, BASE[prefix], domain.corpus.encode(), words, f"{system}-{domain.name}"
+                        )
                         train_seconds[(system, domain.name)] = seconds
                         transcribe = service_transcriber(svc, owner, BASE[prefix], cid)
                     elif prefix == "fw":
@@ -378,7 +380,9 @@ def report(args, domains, voices, systems, general, fa_samples, runner, custom_w
         base_secs = sum(runner.score(base, "", d.samples).seconds for d in domains) if base in systems else 0
         ratio = f"{secs / base_secs:.2f}" if base_secs else ""
         tr = [v for (s, _), v in train_seconds.items() if s == sys_]
-        print(f"| {sys_} | {secs:.1f} | {ratio} | {np.mean(tr):.1f} |" if tr else f"| {sys_} | {secs:.1f} | {ratio} | |")
+        print(
+            f"| {sys_} | {secs:.1f} | {ratio} | {np.mean(tr):.1f} |" if tr else f"| {sys_} | {secs:.1f} | {ratio} | |"
+        )
 
     if args.misses:
         print("\nMisses")

@@ -299,8 +299,11 @@ class WhisperModel:
         for m in matches:
             if taken & set(range(m.start, m.end)):
                 continue
-            # indices shift as spans collapse: replace on the original positions, from a copy
-            trial = [w if i not in range(m.start, m.end) else (m.display if i == m.start else None) for i, w in enumerate(words)]
+            # positions stay those of hyp.words: a replaced span keeps None placeholders until the end
+            trial = [
+                w if i not in range(m.start, m.end) else (m.display if i == m.start else None)
+                for i, w in enumerate(words)
+            ]
             candidate = [w for w in trial if w is not None]
             score, cand_tokens = logprob(candidate)
             if score >= current - SOUND_MARGIN:

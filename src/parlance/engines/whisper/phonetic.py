@@ -5,9 +5,9 @@ Whisper writes a word it does not expect as common words that sound alike or res
 lost; the n-best list often holds no better spelling. Training stores each custom word's pronunciations
 (CMU ARPAbet without stress, from the word, its display form and its sounds-like entries, through the same
 dictionary + espeak-ng G2P that PocketSphinx custom words use). Decoding pronounces the transcript's words
-with the CMU dictionary (and dictionary pieces plus letter rules for words it lacks), finds spans within a normalized phone edit distance of a custom word, and
-proposes the replacement; `WhisperModel` accepts it only when the audio agrees (teacher-forced scoring),
-so a sound-alike of general speech is left alone.
+with the CMU dictionary (dictionary pieces and letter rules for words it lacks), finds spans within a
+normalized edit distance of a custom word's coarse phones, and proposes the replacement; `WhisperModel`
+accepts it only when the audio agrees (teacher-forced scoring), so a sound-alike in general speech stays.
 """
 
 from __future__ import annotations
@@ -91,7 +91,7 @@ def word_phones(word: str) -> list[str]:
         return pron.split()
     if not word.isalpha():
         return []
-    return decompose(word, lambda piece: (p.split() if (p := cmu_dictionary().get(piece)) else None))
+    return decompose(word, lambda piece: p.split() if (p := cmu_dictionary().get(piece)) else None)
 
 
 @cache
