@@ -22,6 +22,7 @@ three pieces), drawn with a fixed seed from those that occur in no domain file a
 
     nice -n 19 python bench/customization.py [--domains law,software] [--voices slt,awb]
         [--systems mm,mm-custom,fw-prompt] [--distractors 1000] [--fa-voices slt] [--fa-sentences 8] [--workers 2]
+        [--results /tmp/run.jsonl [--report-only]]
 """
 
 from __future__ import annotations
@@ -78,10 +79,10 @@ class Domain:
 
 def load_domains(root: Path, names: Sequence[str] | None, voices: Sequence[str], cache: Path) -> list[Domain]:
     found = sorted(p for p in root.iterdir() if (p / "tests.tsv").exists())
-    if names:
-        found = [p for p in found if p.name in names]
+    if names:  # in the order given
         if missing := set(names) - {p.name for p in found}:
             raise SystemExit(f"unknown domains: {sorted(missing)}")
+        found = [root / name for name in names]
     return [
         Domain(
             p.name,
@@ -180,6 +181,8 @@ class Score:
         return self.found / self.terms if self.terms else 1.0
 
     def cell(self) -> str:
+        if not self.utterances:
+            return "–"
         return f"{self.recall:.0%} / {self.wer:.1%}"
 
 
@@ -208,11 +211,20 @@ def voice_of(sample: Sample) -> str:
 
 
 class Runner:
-    """Transcribes each (system, domain model, clip) once, keeping transcripts and per-call seconds."""
+    """Transcribes each (system, domain model, clip) once, keeping transcripts and per-call seconds; with a
+    results file, appends them there as they come, and a later run with the same file goes on from them."""
 
-    def __init__(self, workers: int) -> None:
+    def __init__(self, workers: int, results_file: Path | None = None) -> None:
         self.workers = workers
         self.results: dict[tuple[str, str, str], tuple[str, float]] = {}
+        self.file = results_file
+        if results_file is not None and results_file.exists():
+            for line in results_file.read_text().splitlines():
+                system, model, sid, text, seconds = json.loads(line)
+                self.results[(system, model, sid)] = (text, seconds)
+
+    def done(self, system: str, model: str, samples: Sequence[Sample]) -> bool:
+        return all((system, model, s.id) in self.results for s in samples)
 
     def run(self, system: str, model: str, transcribe: Transcriber, samples: Sequence[Sample]) -> None:
         todo = [s for s in samples if (system, model, s.id) not in self.results]
@@ -226,12 +238,16 @@ class Runner:
         with ThreadPoolExecutor(self.workers) as pool:
             for sid, text, seconds in pool.map(one, todo):
                 self.results[(system, model, sid)] = (text, seconds)
+                if self.file is not None:
+                    with open(self.file, "a", encoding="utf-8") as f:
+                        f.write(json.dumps([system, model, sid, text, seconds]) + "\n")
 
     def score(self, system: str, model: str, samples: Sequence[Sample]) -> Score:
         total = Score()
         for s in samples:
-            text, seconds = self.results[(system, model, s.id)]
-            total = total.add(score(s, text, seconds))
+            if (system, model, s.id) in self.results:  # missing when a run with a results file was cut short
+                text, seconds = self.results[(system, model, s.id)]
+                total = total.add(score(s, text, seconds))
         return total
 
 
@@ -248,6 +264,8 @@ def main() -> None:
     ap.add_argument("--fa-sentences", type=int, default=8, help="sentences per other domain in the false-alarm set")
     ap.add_argument("--workers", type=int, default=2)
     ap.add_argument("--misses", action="store_true", help="print every missed term with its transcript")
+    ap.add_argument("--results", type=Path, help="transcripts file: kept as they come, reused by the next run")
+    ap.add_argument("--report-only", action="store_true", help="report from --results without recognizing")
     args = ap.parse_args()
 
     voices = [v for v in args.voices.split(",") if v]
@@ -276,28 +294,38 @@ def main() -> None:
         for w in re.findall(r"[a-zA-Z]+", text)
     } | {w.lower() for s in general for w in s.reference.split()}
     distractors = distractor_words(args.distractors, args.seed, vocabulary)
-    runner = Runner(args.workers)
+    runner = Runner(args.workers, args.results)
     custom_words: dict[tuple[str, str], list[str]] = {}  # (system, domain) -> the model's custom words
     train_seconds: dict[tuple[str, str], float] = {}
     started = time.time()
 
+    if args.report_only:
+        for domain in domains:
+            for system in systems:
+                words = domain.words + (distractors if system.endswith("distract") else [])
+                custom_words[(system, domain.name)] = [w.get("display_as") or w["word"] for w in words]
+        report(args, domains, voices, systems, general, fa_samples, runner, custom_words, train_seconds)
+        return
     with tempfile.TemporaryDirectory() as tmp:
         svc = Services.build(Settings(data_dir=Path(tmp), auth=False, engine_workers=max(2, args.workers)))
         svc.start()
         owner = svc.auth.ensure_dev_instance()
         try:
-            for prefix, base in BASE.items():
-                if prefix in systems:
-                    every = [s for d in domains for s in d.samples] + general
-                    runner.run(prefix, "", service_transcriber(svc, owner, base, None), every)
-                    print(f"{prefix}: {len(every)} clips done ({time.time() - started:.0f} s)", flush=True)
             for domain in domains:
-                for system in systems:
+                clips = domain.samples + fa_samples(domain)
+                for system in systems:  # domain by domain, so that a run cut short leaves whole domains
                     prefix, _, kind = system.partition("-")
                     words = list(domain.words)
                     if kind == "distract":
                         words = words + distractors
                         random.Random(args.seed).shuffle(words)  # a real list is not ordered by importance
+                    if prefix in BASE and not kind:  # a base model: one transcript per clip, whatever the domain
+                        runner.run(prefix, "", service_transcriber(svc, owner, BASE[prefix], None), clips)
+                        print(f"{system} {domain.name}: done ({time.time() - started:.0f} s)", flush=True)
+                        continue
+                    if runner.done(system, domain.name, clips):
+                        custom_words[(system, domain.name)] = [w.get("display_as") or w["word"] for w in words]
+                        continue
                     if prefix in BASE and kind:
                         cid, seconds = train(
                             svc, owner, BASE[prefix], domain.corpus.encode(), words, f"{system}-{domain.name}"
@@ -310,7 +338,7 @@ def main() -> None:
                     else:
                         continue
                     custom_words[(system, domain.name)] = [w.get("display_as") or w["word"] for w in words]
-                    runner.run(system, domain.name, transcribe, domain.samples + fa_samples(domain))
+                    runner.run(system, domain.name, transcribe, clips)
                     print(f"{system} {domain.name}: done ({time.time() - started:.0f} s)", flush=True)
         finally:
             svc.close()
@@ -376,8 +404,9 @@ def report(args, domains, voices, systems, general, fa_samples, runner, custom_w
     print("|---|---|---|---|")
     for sys_ in systems:
         secs = sum(runner.score(sys_, model_of(sys_, d), d.samples).seconds for d in domains)
+        covered = [s for d in domains for s in d.samples if (sys_, model_of(sys_, d), s.id) in runner.results]
         base = sys_.split("-")[0] if sys_.split("-")[0] in BASE else "mm"
-        base_secs = sum(runner.score(base, "", d.samples).seconds for d in domains) if base in systems else 0
+        base_secs = runner.score(base, "", covered).seconds if base in systems else 0
         ratio = f"{secs / base_secs:.2f}" if base_secs else ""
         tr = [v for (s, _), v in train_seconds.items() if s == sys_]
         print(
@@ -389,6 +418,8 @@ def report(args, domains, voices, systems, general, fa_samples, runner, custom_w
         for sys_ in systems:
             for d in domains:
                 for s in d.samples:
+                    if (sys_, model_of(sys_, d), s.id) not in runner.results:
+                        continue
                     text = runner.results[(sys_, model_of(sys_, d), s.id)][0]
                     for term, hit in zip(s.terms, term_hits(s.terms, text), strict=True):
                         if not hit:
