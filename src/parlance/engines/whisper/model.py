@@ -45,7 +45,7 @@ COMPRESSION_RATIO_THRESHOLD = 2.4  # above this a decode is a repetition loop
 LM_SCALE = 1.0  # rescoring weight per unit of customization_weight (see _rescore)
 MAX_HYPOTHESES = 10  # beam width cap, whatever max_alternatives asks
 SOUND_CANDIDATES = 6  # sound-alike spans checked against the audio per utterance (one align call each)
-SOUND_MARGIN = 8.0  # nats a sound-alike may cost the transcript (dev domains finance, law: 2 → 8 gained 3 of 64 terms)
+SOUND_MARGIN = 8.0  # nats a sound-alike may cost the transcript (finance+law, en-gb: 2 → 8 found 4 more of 64)
 ENCODINGS_KEPT = 4  # recent encoder outputs (2.3 MB each): grammar scoring reuses the decode's
 
 
