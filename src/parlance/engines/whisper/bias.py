@@ -36,6 +36,7 @@ from typing import Any
 
 from parlance.customization.languages import TextRules, rules_for
 from parlance.customization.ngram import UNK, NgramLM
+from parlance.engines.whisper.phonetic import PhoneticIndex, term_pronunciations
 from parlance.engines.whisper.rewriter import Rewriter, Rule, phrase_key
 
 ARTIFACT = "whisper_bias.json"
@@ -67,9 +68,11 @@ class WhisperBias:
     weight: float
     lm: NgramLM | None = None
     stats: dict[str, Any] = field(default_factory=dict)
+    pronunciations: dict[str, list[str]] = field(default_factory=dict)  # user words' display → ARPAbet
 
     def __post_init__(self) -> None:
         self.rewriter = Rewriter(self.rules)
+        self.phonetic = PhoneticIndex(self.pronunciations)
         self.displays = {t.display.lower(): t.display for t in self.terms if t.source == "user"}
 
     # ---- scoring -------------------------------------------------------------------------------
@@ -103,6 +106,7 @@ class WhisperBias:
             "weight": self.weight,
             "lm": LM_FILE if self.lm is not None else None,
             "stats": self.stats,
+            "pronunciations": self.pronunciations,
         }
         tmp = out_dir / (ARTIFACT + ".tmp")
         tmp.write_text(json.dumps(doc, ensure_ascii=False, indent=1))
@@ -122,6 +126,7 @@ class WhisperBias:
             weight=float(doc["weight"]),
             lm=lm,
             stats=doc.get("stats", {}),
+            pronunciations=doc.get("pronunciations") or {},  # absent in models trained before it existed
         )
 
 
@@ -331,6 +336,7 @@ def train_bias(
     started = time.perf_counter()
     progress(1)
     user_terms, rewrites = user_rules(words, rules)
+    user_terms = _corpus_words_first(user_terms, corpora.values(), rules)
     if not rules.spaced:  # segment the corpora as decoding will: custom words kept whole
         keep = Rewriter(rewrites).single_words
         rules = replace(rules, words=partial(rules.words, keep=keep), surface=partial(rules.surface, keep=keep))
@@ -360,4 +366,14 @@ def train_bias(
         "lm_ngrams": lm.counts() if lm else [],
         "train_seconds": round(time.perf_counter() - started, 3),
     }
-    return WhisperBias(prompt, tokens, terms, rewrites, weight, lm, stats)
+    pronunciations = term_pronunciations(words, rules.words) if rules.code == "en" else {}
+    return WhisperBias(prompt, tokens, terms, rewrites, weight, lm, stats, pronunciations)
+
+
+def _corpus_words_first(terms: list[Term], texts: Iterable[str], rules: TextRules) -> list[Term]:
+    """User words that the corpora use first, then the rest, each group in the user's order: with more
+    words than the prompt holds, the ones the domain's text shows in use are the likelier to be spoken."""
+    seen = {w.lower() for text in texts for w in rules.surface(text)}
+    used = [t for t in terms if t.display.lower() in seen]
+    ordered = used + [t for t in terms if t.display.lower() not in seen]
+    return [Term(t.display, t.source, float(len(ordered) - i)) for i, t in enumerate(ordered)]

@@ -50,6 +50,8 @@ LOGPROB_THRESHOLD = -1.0
 COMPRESSION_RATIO_THRESHOLD = 2.4  # above this a decode is a repetition loop
 LM_SCALE = 1.0  # rescoring weight per unit of customization_weight (see _rescore)
 MAX_HYPOTHESES = 10  # beam width cap, whatever max_alternatives asks
+SOUND_CANDIDATES = 6  # sound-alike spans checked against the audio per utterance (one align call each)
+SOUND_MARGIN = 8.0  # nats a sound-alike may cost the transcript (finance+law, en-gb: 2 → 8 found 4 more of 64)
 ENCODINGS_KEPT = 4  # recent encoder outputs (2.3 MB each): grammar scoring reuses the decode's
 
 
@@ -202,6 +204,8 @@ class WhisperModel:
         if bias is not None and bias.lm is not None and weight > 0 and len(hyps) > 1:
             hyps = self._rescore(hyps, bias, weight)
         best = hyps[0]
+        if bias is not None and bias.phonetic and not request_prompt:
+            best = self._sound_alike(best, encoded, num_frames, prompt, bias)
         if not best.words:
             return []
         words = self._aligned_words(best, encoded, num_frames, bias)
@@ -279,6 +283,45 @@ class WhisperModel:
             return h.score + scale * bias.lm_bonus(h.words) / max(len(h.tokens), 1)
 
         return sorted(hyps, key=total, reverse=True)
+
+    def _sound_alike(
+        self, hyp: _Hypothesis, encoded: Any, num_frames: int, prompt: list[int] | None, bias: WhisperBias
+    ) -> _Hypothesis:
+        """Spans that sound like a custom word (`phonetic`) become it when the audio agrees: the rewritten
+        transcript's teacher-forced log-probability (conditioned like the decode) may fall at most
+        SOUND_MARGIN nats below the original's. Checked one span at a time, closest first."""
+        matches = bias.phonetic.matches(hyp.words)[:SOUND_CANDIDATES]
+        if not matches:
+            return hyp
+        start = ([self._sot_prev, *prompt] if prompt else []) + self._sot_sequence + [self._no_timestamps]
+
+        def logprob(words: list[str]) -> tuple[float, list[int]]:
+            text = " ".join(words)
+            tokens = self.encode_text(" " + text[:1].upper() + text[1:] + ".")
+            (result,) = self._ct2.align(encoded, start, [tokens], num_frames)
+            return float(np.sum(np.log(np.maximum(result.text_token_probs, 1e-12)))), tokens
+
+        words = list(hyp.words)
+        current, tokens = logprob(words)
+        taken: set[int] = set()
+        changed = False
+        for m in matches:
+            if taken & set(range(m.start, m.end)):
+                continue
+            # positions stay those of hyp.words: a replaced span keeps None placeholders until the end
+            trial = [
+                w if i not in range(m.start, m.end) else (m.display if i == m.start else None)
+                for i, w in enumerate(words)
+            ]
+            candidate = [w for w in trial if w is not None]
+            score, cand_tokens = logprob(candidate)
+            if score >= current - SOUND_MARGIN:
+                words, current, tokens, changed = trial, score, cand_tokens, True
+                taken |= set(range(m.start, m.end))
+        if not changed:
+            return hyp
+        final = bias.rewriter.apply([w for w in words if w is not None])
+        return _Hypothesis(tokens, hyp.score, hyp.avg_logprob, final, " ".join(final))
 
     def _aligned_words(self, hyp: _Hypothesis, encoded: Any, num_frames: int, bias: WhisperBias | None) -> list[Word]:
         """Spoken words of `hyp` with times and probabilities from cross-attention alignment."""
