@@ -23,7 +23,14 @@ from typing import Any
 
 import numpy as np
 
-from parlance.engines.base import AdaptationInput, AdaptationUtterance, DecodeOptions, ModelVersion, ProgressCallback
+from parlance.engines.base import (
+    AdaptationInput,
+    AdaptationUtterance,
+    DecodeOptions,
+    ModelVersion,
+    ProgressCallback,
+    Word,
+)
 from parlance.engines.pocketsphinx import sphinxtrain
 from parlance.engines.pocketsphinx.dictionary import Pronouncer, read_dictionary, word_key, write_dictionary
 from parlance.engines.pocketsphinx.version import model_files
@@ -229,12 +236,13 @@ class Adapter:
         for n, utt in enumerate(pending):
             pcm = read_wav(utt.audio, utt.start, utt.end)
             samples = pcm.astype(np.float32) / 32768.0
-            alternatives = model.transcribe(samples, options)
+            if acoustic is None and utt.decoded is not None:  # the service's cached first pass
+                hypothesis: tuple[Word, ...] = utt.decoded
+            else:
+                alternatives = model.transcribe(samples, options)
+                hypothesis = alternatives[0].words if alternatives else ()
             # a word shown in another form (display_as) has no pronunciation under that name: not trusted
-            words = [
-                w if word_key(w.text) in vocabulary else replace(w, confidence=0.0)
-                for w in (alternatives[0].words if alternatives else ())
-            ]
+            words = [w if word_key(w.text) in vocabulary else replace(w, confidence=0.0) for w in hypothesis]
             for k, (start, end, text) in enumerate(confident_stretches(words, len(pcm) / RATE)):
                 piece = np.frombuffer(to_pcm16(samples[int(start * RATE) : int(end * RATE)]), "<i2")
                 uid = f"d{round_}-{n:06d}-{k:03d}"
