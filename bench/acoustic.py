@@ -196,8 +196,7 @@ def main() -> None:
     version, engine = builtin_version(), PocketSphinxEngine()
     model = engine.load(version)
     text = adaptation_text(args.minutes * 60)
-    ring = args.voices if len(args.voices) > 1 else VOICES
-    other = {v: ring[(ring.index(v) + 1) % len(ring)] for v in args.voices}
+    other = {v: VOICES[(VOICES.index(v) + 1) % len(VOICES)] for v in args.voices}
     base: dict[str, float] = {}
     print(f"held-out test: {len(TEST_SENTENCES)} sentences, {sum(len(words(s)) for s in TEST_SENTENCES)} words")
     print(

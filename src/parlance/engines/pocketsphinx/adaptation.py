@@ -2,11 +2,12 @@
 
 Steps (reference: sphinx-adaptation.md): utterances with a transcript are used as given (after checking
 every word against the dictionary); the others are decoded first (with the custom language model when one
-is given) and only their confident stretches are kept, cut at the pauses around them, since a wrong
-transcript teaches the model wrong sounds. Features are computed as the decoder computes them, `bw`
-accumulates statistics (its log says which utterances it dropped), then with little aligned speech only a
-global MLLR transform is estimated (8 KB, robust); with more, MAP re-estimates the Gaussians themselves, with
-a fixed prior weight that keeps the model usable for other speakers (see MAP_TAU).
+is given; usually the service did that when the audio was added, `AdaptationUtterance.decoded`, so that
+training itself stays far shorter than the audio) and only their confident stretches are kept, cut at the
+pauses around them, since a wrong transcript teaches the model wrong sounds. Features are computed as the
+decoder computes them, `bw` accumulates statistics (its log says which utterances it dropped), then with
+little aligned speech only a global MLLR transform is estimated (8 KB, robust); with more, MAP re-estimates
+the Gaussians themselves, with a fixed prior weight that keeps the model usable for other speakers (MAP_TAU).
 
 The artifact directory holds `model.json` (what was done) and `mllr_matrix` and/or `hmm/` (a MAP model).
 """
@@ -46,9 +47,10 @@ MAP_TAU = 100.0
 # decoded with a posterior >= 0.9 were right 20 times in 21, those in 0.5-0.9 about 70%, below 0.5 25%.
 CONFIDENT_WORD = 0.9
 MIN_STRETCH_WORDS = 1
-# Self-training: untranscribed audio is decoded again with the model adapted on the first decoding, whose
-# posteriors are higher where it now hears the voice better; then the model is estimated again.
-DECODING_ROUNDS = 2
+# Self-training rounds: 2 decodes untranscribed audio again with the model adapted on the first decoding
+# and estimates again. The first decoding is made when the audio is added (the service's first pass); a
+# second one would cost about 0.3x the audio's duration in training, above the 0.1x budget: one round.
+DECODING_ROUNDS = 1
 # Less aligned speech than this gives a model that helps nobody and hurts other speakers: refused.
 MIN_ADAPT_SECONDS = 20.0
 EDGE_SECONDS = 0.15  # audio kept around a stretch when no neighbouring word bounds it
@@ -141,7 +143,9 @@ class Adapter:
         for item in model.iterdir():
             shutil.move(str(item), self.out_dir / item.name)
         summary["train_seconds"] = round(time.monotonic() - started, 2)
-        summary["decoding_rounds"] = rounds if any(u.transcript is None for u in self.data.utterances) else 0
+        pending = [u for u in self.data.utterances if u.transcript is None]
+        summary["decoding_rounds"] = rounds if pending else 0
+        summary["first_pass_given"] = sum(1 for u in pending if u.decoded is not None)  # decoded before training
         (self.out_dir / "model.json").write_text(json.dumps(summary, indent=1))
         self.progress(99)
         return summary
