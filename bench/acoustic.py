@@ -210,6 +210,18 @@ def main() -> None:
         for v in (voice, other[voice]):
             if v not in base:
                 base[v] = float("nan") if args.no_wer else wer(model, v, None)
+        if args.no_wer:  # the first pass timed afresh at this priority, on the first 40 files
+            from parlance.services import acoustic_first_pass
+
+            sample = files[:40]
+            started = time.monotonic()
+            for f in sample:
+                acoustic_first_pass.decode(model, samples(f), None)
+            took = time.monotonic() - started
+            sample_seconds = sum(len(samples(f)) for f in sample) / 16000
+            print(
+                f"{voice}: first pass of {sample_seconds:.0f} s of audio took {took:.1f} s = {took / sample_seconds:.3f}x"
+            )
         for with_transcripts in [mode == "yes" for mode in args.modes]:
             if with_transcripts:
                 utts = [AdaptationUtterance(f, f.name, transcript=line) for f, line in zip(files, text, strict=True)]
