@@ -219,9 +219,8 @@ def main() -> None:
                 acoustic_first_pass.decode(model, samples(f), None)
             took = time.monotonic() - started
             sample_seconds = sum(len(samples(f)) for f in sample) / 16000
-            print(
-                f"{voice}: first pass of {sample_seconds:.0f} s of audio took {took:.1f} s = {took / sample_seconds:.3f}x"
-            )
+            ratio = took / sample_seconds
+            print(f"{voice}: first pass of {sample_seconds:.0f} s of audio took {took:.1f} s = {ratio:.3f}x")
         for with_transcripts in [mode == "yes" for mode in args.modes]:
             if with_transcripts:
                 utts = [AdaptationUtterance(f, f.name, transcript=line) for f, line in zip(files, text, strict=True)]
