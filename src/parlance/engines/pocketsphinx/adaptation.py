@@ -1,16 +1,16 @@
-"""Custom acoustic models for PocketSphinx: MAP adaptation of the base acoustic model.
+"""Custom acoustic models for PocketSphinx: MLLR or MAP adaptation of the base acoustic model.
 
 Steps (reference: sphinx-adaptation.md): utterances with a transcript are used as given (after checking
 every word against the dictionary); the others are decoded first (with the custom language model when one
 is given; usually the service did that when the audio was added, `AdaptationUtterance.decoded`, so that
 training itself stays far shorter than the audio) and only their confident stretches are kept, cut at the
 pauses around them, since a wrong transcript teaches the model wrong sounds. Features are computed as the
-decoder computes them, `bw` accumulates statistics (its log says which utterances it dropped), then MAP
-re-estimates the Gaussians, mixture weights and transitions with a fixed prior weight that keeps the model
-usable for other speakers (MAP_TAU; a global MLLR transform would not, see there).
+decoder computes them, `bw` accumulates statistics (its log says which utterances it dropped), then with
+little aligned speech only a global MLLR transform is estimated (8 KB); with more, MAP re-estimates the
+Gaussians, mixture weights and transitions with a fixed prior weight that keeps the model usable for other
+speakers (MAP_TAU).
 
-The artifact directory holds `model.json` (what was done) and `hmm/` (the MAP model; `mllr_matrix` in
-models trained before MAP became the only final method, which the decoder still loads).
+The artifact directory holds `model.json` (what was done) and `mllr_matrix` or `hmm/` (a MAP model).
 """
 
 from __future__ import annotations
@@ -38,10 +38,11 @@ from parlance.engines.pocketsphinx.dictionary import Pronouncer, read_dictionary
 from parlance.engines.pocketsphinx.version import model_files
 from parlance.errors import BadRequest
 
-# The final model is always MAP with the fixed prior below; a global MLLR transform (robust with little
-# speech, reference §5) moves every Gaussian of every speaker, so it only bootstraps an intermediate round.
-# Measured (bench/acoustic.py, 60 held-out sentences): MLLR from 66 s of confidently decoded espeak-ng
-# speech took that voice from 65.1% to 28.1% WER, and flite slt from 9.7% to 43.2%.
+# Below this much aligned speech a global MLLR transform is estimated instead of MAP (reference §5). Both
+# measured on the espeak-ng voice without transcripts (66 s kept as confident; 30 held-out sentences, WER on
+# that voice / on flite slt, base 65.1% / 9.7%): MLLR 28.1% / 43.2%; MAP tau 100 86.7% / 9.4%. MLLR harms
+# other speakers, but MAP from so little speech made the speaker's own recognition worse.
+MAP_MIN_SECONDS = 90.0
 # MAP's prior weight. Measured on 10.7 min of the espeak-ng voice (bench/acoustic.py's text; WER on that
 # voice / on flite slt, base 63.7% / 9.8%): map_adapt's default Bayesian means 6.7% / 28.0% (the model
 # forgets other speakers), tau 100: 7.8% / 7.8%, tau 1000: 8.3% / 9.8%; MAP then MLLR: 4.7% / 28.5%.
@@ -179,7 +180,7 @@ class Adapter:
                 f"Only {seconds:.1f} s of the audio could be used for adaptation (at least {MIN_ADAPT_SECONDS:g} s "
                 "are needed): add transcripts (a .txt beside each audio file in an archive) or more speech"
             )
-        method = "map" if final else "mllr"
+        method = "map" if seconds >= MAP_MIN_SECONDS and final else "mllr"
         if method == "mllr":
             sphinxtrain.solve_mllr(hmm, acc.accum_dir, out / "mllr_matrix")
         else:
