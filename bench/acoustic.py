@@ -1,11 +1,14 @@
 """Custom acoustic models on en-US_BroadbandModel: WER before/after adaptation, per synthetic voice.
 
 For each voice, adaptation speech (>= --minutes of it: the finance corpus plus generated sentences) is
-synthesized with tests/data/synth.sh, the PocketSphinx engine adapts on it with transcripts and without
-(first-pass decoding), and held-out sentences (disjoint text) of the same voice and of another voice
-are recognized with the base and the adapted model. Synthesized audio is cached in a temp folder.
+synthesized with tests/data/synth.sh, the PocketSphinx engine adapts on it with transcripts and without,
+and 60 held-out sentences (disjoint text) of the same voice and of the next voice of the ring (VOICES) are
+recognized with the base and the adapted model. Without transcripts, the audio is first decoded as the
+service does when audio is added (`acoustic_first_pass`): that time is reported as audio processing,
+apart from training. Synthesized audio and first-pass decodings are cached in a temp folder.
 
-    python bench/acoustic.py [--voices slt rms en] [--minutes 10] [--modes yes no]
+    python bench/acoustic.py [--voices slt rms awb kal16 kal en] [--minutes 10] [--modes yes no]
+    python bench/acoustic.py --no-wer          # training times only, at normal priority
     python -m bench.acoustic --grammars [--voices ...] [--sentences 36] [--seed 7]   # bench/grammars.py test
 """
 
@@ -52,6 +55,46 @@ TEST_SENTENCES = [
     "the farmer sold fresh eggs at the market",
     "there is a small cafe at the corner of the street",
     "he wrote a long letter to his grandmother",
+    "the cat jumped onto the roof of the garage",
+    "we bought apples and pears at the farm shop",
+    "the bus was late because of the heavy snow",
+    "my sister is learning to play the violin",
+    "the library is closed on sundays and holidays",
+    "he cooked fish and rice for his friends",
+    "the boys climbed the hill behind the school",
+    "she lost her keys somewhere in the park",
+    "the baker opens his shop very early every day",
+    "a strong wind blew the leaves across the yard",
+    "the nurse brought him a glass of cold milk",
+    "we spent the afternoon swimming in the lake",
+    "the little girl drew a picture of a horse",
+    "my father fixed the broken chair in the hall",
+    "the moon was bright over the quiet town",
+    "they sang songs around the fire at the camp",
+    "the shoes in the window were too expensive",
+    "her uncle lives on a farm with many cows",
+    "the plane landed safely despite the fog",
+    "i usually drink tea with honey in the evening",
+    "the students cleaned the beach on friday",
+    "a bird built a nest in the tree near our house",
+    "the soup was too hot to eat right away",
+    "he carried the heavy box up the stairs",
+    "the flowers in the garden need more sunlight",
+    "we missed the beginning of the film",
+    "the fisherman caught three big fish before noon",
+    "she wore a red coat and a warm hat",
+    "the clock on the wall stopped at midnight",
+    "my grandfather tells funny stories about the war",
+    "the road to the mountains was closed for repairs",
+    "the kids built a snowman in the front yard",
+    "he found an old coin in the sand",
+    "the shop sells bread cheese and fresh fruit",
+    "our car broke down on the way to the coast",
+    "the baby fell asleep in her mother's arms",
+    "a group of tourists took photos of the castle",
+    "the water in the pond was green and still",
+    "she opened the door and called the dog inside",
+    "the band played music in the square all night",
 ]
 SUBJECTS = ["the manager", "our team", "the auditor", "my colleague", "the new client", "the analyst", "the board"]
 VERBS = ["reviewed", "approved", "questioned", "updated", "discussed", "signed", "rejected", "summarized"]
@@ -106,14 +149,46 @@ def wer(model: object, voice: str, acoustic: Path | None) -> float:
     return 100.0 * errors / total
 
 
+# Each adapted model is also measured on the next voice of this ring (harm to other speakers).
+VOICES = ["slt", "rms", "awb", "kal16", "kal", "en"]
+
+
+def untranscribed(model: object, voice: str, files: list[Path]) -> tuple[list[AdaptationUtterance], float]:
+    """The service's audio processing for files without transcripts: split at pauses and decoded once
+    (acoustic_first_pass); returns the utterances with their decodings and the time the decoding took.
+    Kept in the cache with that time (runs with other adaptation settings reuse it)."""
+    import json
+
+    from parlance.services import acoustic_first_pass
+
+    version = builtin_version().version
+    cache = CACHE / "first-pass" / f"{voice}-{len(files)}-{version}.json"
+    key = acoustic_first_pass.DecodeKey(version)
+    if cache.exists():
+        took = json.loads(cache.read_text())["seconds"]
+    else:
+        started = time.monotonic()
+        for f in files:
+            acoustic_first_pass.write(f, key, acoustic_first_pass.decode(model, samples(f), None))  # type: ignore[arg-type]
+        took = time.monotonic() - started
+        cache.parent.mkdir(parents=True, exist_ok=True)
+        cache.write_text(json.dumps({"seconds": took, "measured": time.strftime("%Y-%m-%d %H:%M")}))
+    utts = []
+    for f in files:
+        for seg in acoustic_first_pass.read(f, key) or []:
+            utts.append(AdaptationUtterance(f, f.name, seg.start, seg.end, decoded=seg.words))
+    return utts, took
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
-    ap.add_argument("--voices", nargs="+", default=["slt", "rms", "en"])
+    ap.add_argument("--voices", nargs="+", default=VOICES)
     ap.add_argument("--minutes", type=float, default=10.0)
     ap.add_argument("--modes", nargs="+", default=["yes", "no"], help="adapt with transcripts (yes), without (no)")
     ap.add_argument("--grammars", action="store_true", help="grammar sentence accuracy with adapted models instead")
     ap.add_argument("--sentences", type=int, default=36)
     ap.add_argument("--seed", type=int, default=7)
+    ap.add_argument("--no-wer", action="store_true", help="training times only (run at normal priority)")
     args = ap.parse_args()
     if args.grammars:
         grammar_accuracy(args.voices, args.sentences, args.seed, args.minutes)
@@ -121,29 +196,53 @@ def main() -> None:
     version, engine = builtin_version(), PocketSphinxEngine()
     model = engine.load(version)
     text = adaptation_text(args.minutes * 60)
-    other = {"slt": "rms", "rms": "en", "en": "slt"}
-    print("voice | transcripts | adapt audio | method | WER same voice | other voice | train time / audio")
+    other = {v: VOICES[(VOICES.index(v) + 1) % len(VOICES)] for v in args.voices}
+    base: dict[str, float] = {}
+    print(f"held-out test: {len(TEST_SENTENCES)} sentences, {sum(len(words(s)) for s in TEST_SENTENCES)} words")
+    print(
+        "| voice | transcripts | adaptation audio (used) | method | WER same voice: base -> adapted | "
+        "other voice: base -> adapted | audio processing / audio | training / audio |"
+    )
+    print("|---|---|---|---|---|---|---|---|")
     for voice in args.voices:
         files = [synth(voice, line, f"adapt-{i:04d}") for i, line in enumerate(text)]
         audio_seconds = sum(len(samples(f)) for f in files) / 16000
-        base_same, base_other = wer(model, voice, None), wer(model, other[voice], None)
+        for v in (voice, other[voice]):
+            if v not in base:
+                base[v] = float("nan") if args.no_wer else wer(model, v, None)
+        if args.no_wer:  # the first pass timed afresh at this priority, on the first 40 files
+            from parlance.services import acoustic_first_pass
+
+            sample = files[:40]
+            started = time.monotonic()
+            for f in sample:
+                acoustic_first_pass.decode(model, samples(f), None)
+            took = time.monotonic() - started
+            sample_seconds = sum(len(samples(f)) for f in sample) / 16000
+            ratio = took / sample_seconds
+            print(f"{voice}: first pass of {sample_seconds:.0f} s of audio took {took:.1f} s = {ratio:.3f}x")
         for with_transcripts in [mode == "yes" for mode in args.modes]:
-            utts = [
-                AdaptationUtterance(f, f.name, transcript=line if with_transcripts else None)
-                for f, line in zip(files, text, strict=True)
-            ]
+            if with_transcripts:
+                utts = [AdaptationUtterance(f, f.name, transcript=line) for f, line in zip(files, text, strict=True)]
+                processing = 0.0
+            else:
+                utts, processing = untranscribed(model, voice, files)
             out = CACHE / "models" / f"{voice}-{with_transcripts}"
             shutil.rmtree(out, ignore_errors=True)
             out.mkdir(parents=True)
             started = time.monotonic()
             summary = engine.adapt(version, AdaptationInput(utts, CACHE / "base"), out, lambda p: None)
             took = time.monotonic() - started
-            same, cross = wer(model, voice, out), wer(model, other[voice], out)
+            same = cross = float("nan")
+            if not args.no_wer:
+                same, cross = wer(model, voice, out), wer(model, other[voice], out)
+            rel = 100 * (base[voice] - same) / max(base[voice], 1e-9)
             print(
-                f"{voice} | {'yes' if with_transcripts else 'no'} | {audio_seconds / 60:.1f} min "
-                f"({summary['seconds'] / 60:.1f} used) | {summary['method']} | {base_same:.1f} -> {same:.1f} "
-                f"({100 * (base_same - same) / max(base_same, 1e-9):.0f}% rel.) | {other[voice]} {base_other:.1f} -> "
-                f"{cross:.1f} | {took:.1f} s = {took / audio_seconds:.3f}x",
+                f"| {voice} | {'yes' if with_transcripts else 'no'} | {audio_seconds / 60:.1f} min "
+                f"({summary['seconds'] / 60:.1f}) | {summary['method']} | {base[voice]:.1f}% -> {same:.1f}% "
+                f"({-rel:+.0f}% rel.) | {other[voice]} {base[other[voice]]:.1f}% -> {cross:.1f}% "
+                f"({cross - base[other[voice]]:+.1f}) | {processing:.0f} s = {processing / audio_seconds:.3f}x | "
+                f"{took:.1f} s = {took / audio_seconds:.3f}x |",
                 flush=True,
             )
 

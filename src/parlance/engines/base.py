@@ -89,6 +89,9 @@ class AdaptationUtterance:
     start: float = 0.0
     end: float | None = None  # seconds; None: to the end of the file
     transcript: str | None = None  # normalized spoken-form words; None: the engine decodes it first
+    # Without a transcript: the first-pass decoding of this stretch when the service already has it (times
+    # from `start`), made by the same version with the same custom language model; None: decode it now.
+    decoded: tuple[Word, ...] | None = None
 
 
 @dataclass(frozen=True)

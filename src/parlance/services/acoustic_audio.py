@@ -3,11 +3,13 @@
 An add is checked in the request (name, type, archive safety: a refusal leaves nothing behind), stored
 as an upload, and decoded by a background job (`being_processed` -> `ok` | `invalid`) into
 `artifacts/<cid>/audio/<resource id>/m<index>.wav` (16 kHz mono 16-bit, what adaptation reads) plus
-`m<index>.txt` when the archive carried a transcript with the same stem.
+`m<index>.txt` when the archive carried a transcript with the same stem. Members without a transcript are
+also decoded there by the base model (`acoustic_first_pass`), so that training only has to adapt.
 """
 
 from __future__ import annotations
 
+import logging
 import shutil
 import wave
 from pathlib import Path, PurePosixPath
@@ -20,13 +22,16 @@ from parlance.audio.decode import ACCEPTED_TYPES, decode_audio, parse_content_ty
 from parlance.customization.text import normalize_sentence
 from parlance.errors import BadRequest, Conflict, NotFound, ParlanceError
 from parlance.jobs.runner import JobKind, JobRunner, Progress
+from parlance.services import acoustic_first_pass
 from parlance.services.acoustic_archives import ARCHIVE_TYPES, AUDIO_EXTENSIONS, read_archive
 from parlance.services.custom_models import CustomModels, stored_error
+from parlance.services.engine_pool import EnginePool
 from parlance.store.orm import AudioResource, CustomModel, Job, utcnow
 
 MAX_NAME = 128
 RAW_TYPES = ("audio/alaw", "audio/basic", "audio/l16", "audio/mulaw")
 BUSY = ("training", "upgrading")
+log = logging.getLogger("parlance.acoustic")
 
 
 def write_pcm16(path: Path, samples: np.ndarray) -> None:
@@ -58,10 +63,11 @@ def probe(data: bytes, content_type: str) -> dict[str, Any]:
 
 
 class AudioResources:
-    def __init__(self, models: CustomModels, jobs: JobRunner) -> None:
+    def __init__(self, models: CustomModels, jobs: JobRunner, pool: EnginePool) -> None:
         self.models = models
         self.db = models.db
         self.jobs = jobs
+        self.pool = pool
 
     def register(self, jobs: JobRunner) -> None:
         jobs.register("analyze_audio", JobKind(self._analyze, self._analyze_failed))
@@ -141,6 +147,8 @@ class AudioResources:
             if res is None:
                 return
             content_type = res.content_type
+            model_row = s.get(CustomModel, cid)
+            version = model_row.versions[-1] if model_row is not None else None
         folder = self.folder(cid, rid)
         data = (folder / "upload").read_bytes()
         compression = job.payload.get("compression")
@@ -172,6 +180,8 @@ class AudioResources:
                     if words:
                         (folder / f"m{i}.txt").write_text(" ".join(words))
                         entry["transcript"] = True
+                if not entry.get("transcript") and version is not None:
+                    self._first_pass(folder / f"m{i}.wav", version)
                 total += entry["duration"]
             except ParlanceError as exc:
                 error = error or f"{member or 'audio'}: {exc.message}"
@@ -193,6 +203,17 @@ class AudioResources:
                 else (members[0]["details"] if not error else {"type": "undetermined"})
             )
         self.refresh_status(cid)
+
+    def _first_pass(self, wav: Path, version: str) -> None:
+        """Decode an untranscribed member now (see acoustic_first_pass). A failure here only costs time:
+        training decodes what has no cached decoding."""
+        key = acoustic_first_pass.DecodeKey(version)
+        try:
+            model = self.pool.model(self.models.catalog.version(version))
+            stored = read_float(wav)  # what training reads: the same VAD pieces, the same samples
+            acoustic_first_pass.write(wav, key, acoustic_first_pass.decode(model, stored, None))
+        except ParlanceError as exc:
+            log.warning("first-pass decoding of %s failed, left to training: %s", wav, exc.message)
 
     def _analyze_failed(self, job: Job, reason: str) -> None:
         with self.db.session() as s:
@@ -271,3 +292,8 @@ class AudioResources:
             row.data_revision += 1
         self.refresh_status(cid)
         shutil.rmtree(self.folder(cid, rid), ignore_errors=True)
+
+
+def read_float(path: Path) -> np.ndarray:
+    with wave.open(str(path), "rb") as w:
+        return np.frombuffer(w.readframes(w.getnframes()), "<i2").astype(np.float32) / 32768.0

@@ -15,11 +15,11 @@ from typing import Any, cast
 
 from sqlalchemy import func, select, update
 
-from parlance.audio.vad import split_utterances
 from parlance.engines.base import AcousticAdapter, AdaptationInput, AdaptationUtterance, CustomArtifact, ModelVersion
 from parlance.errors import BadRequest, Conflict, NotFound
 from parlance.jobs.runner import JobKind, JobRunner, Progress
-from parlance.services.acoustic_audio import AudioResources
+from parlance.services import acoustic_first_pass
+from parlance.services.acoustic_audio import AudioResources, read_float
 from parlance.services.custom_models import MAX_MODELS_PER_OWNER, CustomModels, create_body, stored_error
 from parlance.services.engine_pool import EnginePool
 from parlance.services.training import Training, publish
@@ -199,14 +199,19 @@ class AcousticModels:
         self.models.jobs.enqueue("train_acoustic_model", cid, payload)
         return {"warnings": warnings} if warnings else {}
 
-    def adaptation_input(self, cid: str, language: CustomArtifact | None) -> AdaptationInput:
-        """The model's valid audio: members with a transcript whole, the others split at pauses."""
+    def adaptation_input(
+        self, cid: str, version: ModelVersion, lm: CustomModel | None, language: CustomArtifact | None
+    ) -> AdaptationInput:
+        """The model's valid audio: members with a transcript whole, the others as the pieces (split at
+        pauses) of their first-pass decoding, cached since the audio was added when made by `version` with
+        the same custom language model (or none), else decoded now."""
         utterances: list[AdaptationUtterance] = []
         with self.db.session() as s:
             rows = s.scalars(
                 select(AudioResource).where(AudioResource.model_id == cid, AudioResource.status == "ok")
             ).all()
             members = [(r.id, r.name, list(r.members) or [{"name": None}]) for r in rows]
+        key = acoustic_first_pass.DecodeKey(version.version, lm.id if lm else None, lm.trained_revision if lm else None)
         for rid, name, entries in members:
             folder = self.audio.folder(cid, rid)
             for i, entry in enumerate(entries):
@@ -217,14 +222,18 @@ class AcousticModels:
                 if txt.is_file():
                     utterances.append(AdaptationUtterance(wav, label, transcript=txt.read_text()))
                     continue
-                for seg in split_utterances(_read_float(wav)):
-                    utterances.append(AdaptationUtterance(wav, label, seg.start, seg.end))
+                segments = acoustic_first_pass.read(wav, key)
+                if segments is None:
+                    model = self.pool.model(version)
+                    segments = acoustic_first_pass.decoded(model, wav, read_float(wav), key, language)
+                for seg in segments:
+                    utterances.append(AdaptationUtterance(wav, label, seg.start, seg.end, decoded=seg.words))
         cache = self.settings.data_dir / "acoustic-base"
         return AdaptationInput(utterances, cache, language)
 
     def build(self, cid: str, version: ModelVersion, lm: CustomModel | None, revision: int, progress: Progress) -> None:
         language = self.training.engine_model(lm, version.version, None) if lm is not None else None
-        data = self.adaptation_input(cid, language)
+        data = self.adaptation_input(cid, version, lm, language)
         version_dir = self.version_dir(cid, version.version)
         version_dir.mkdir(parents=True, exist_ok=True)
         build_dir = Path(tempfile.mkdtemp(prefix=".build-", dir=version_dir))
@@ -353,12 +362,3 @@ class AcousticModels:
 
 class _Refusal(BadRequest):
     """A training refusal that also marks the model failed."""
-
-
-def _read_float(path: Path) -> Any:
-    import wave
-
-    import numpy as np
-
-    with wave.open(str(path), "rb") as w:
-        return np.frombuffer(w.readframes(w.getnframes()), "<i2").astype(np.float32) / 32768.0

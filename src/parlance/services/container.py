@@ -96,7 +96,7 @@ class Services:
         datasets = Datasets(settings, db)
         azure_models = AzureModels(catalog, lifecycle, customizations, corpora, datasets, jobs)
         azure_models.register(jobs)
-        acoustic_audio = AudioResources(customizations, jobs)
+        acoustic_audio = AudioResources(customizations, jobs, pool)
         acoustic_audio.register(jobs)
         acoustic = AcousticModels(customizations, acoustic_audio, training, pool)
         acoustic.register(jobs)

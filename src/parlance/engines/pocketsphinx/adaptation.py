@@ -1,14 +1,16 @@
-"""Custom acoustic models for PocketSphinx: MLLR and/or MAP adaptation of the base acoustic model.
+"""Custom acoustic models for PocketSphinx: MLLR or MAP adaptation of the base acoustic model.
 
 Steps (reference: sphinx-adaptation.md): utterances with a transcript are used as given (after checking
 every word against the dictionary); the others are decoded first (with the custom language model when one
-is given) and only their confident stretches are kept, cut at the pauses around them, since a wrong
-transcript teaches the model wrong sounds. Features are computed as the decoder computes them, `bw`
-accumulates statistics (its log says which utterances it dropped), then with little aligned speech only a
-global MLLR transform is estimated (8 KB, robust); with more, MAP re-estimates the Gaussians themselves, with
-a fixed prior weight that keeps the model usable for other speakers (see MAP_TAU).
+is given; usually the service did that when the audio was added, `AdaptationUtterance.decoded`, so that
+training itself stays far shorter than the audio) and only their confident stretches are kept, cut at the
+pauses around them, since a wrong transcript teaches the model wrong sounds. Features are computed as the
+decoder computes them, `bw` accumulates statistics (its log says which utterances it dropped), then with
+little aligned speech only a global MLLR transform is estimated (8 KB); with more, MAP re-estimates the
+Gaussians, mixture weights and transitions with a fixed prior weight that keeps the model usable for other
+speakers (MAP_TAU).
 
-The artifact directory holds `model.json` (what was done) and `mllr_matrix` and/or `hmm/` (a MAP model).
+The artifact directory holds `model.json` (what was done) and `mllr_matrix` or `hmm/` (a MAP model).
 """
 
 from __future__ import annotations
@@ -23,13 +25,23 @@ from typing import Any
 
 import numpy as np
 
-from parlance.engines.base import AdaptationInput, AdaptationUtterance, DecodeOptions, ModelVersion, ProgressCallback
+from parlance.engines.base import (
+    AdaptationInput,
+    AdaptationUtterance,
+    DecodeOptions,
+    ModelVersion,
+    ProgressCallback,
+    Word,
+)
 from parlance.engines.pocketsphinx import sphinxtrain
 from parlance.engines.pocketsphinx.dictionary import Pronouncer, read_dictionary, word_key, write_dictionary
 from parlance.engines.pocketsphinx.version import model_files
 from parlance.errors import BadRequest
 
-# Below this much aligned speech MAP over-fits (reference §5: 10 utterances gain as much with MLLR alone).
+# Below this much aligned speech a global MLLR transform is estimated instead of MAP (reference §5). Both
+# measured on the espeak-ng voice without transcripts (66 s kept as confident; 30 held-out sentences, WER on
+# that voice / on flite slt, base 65.1% / 9.7%): MLLR 28.1% / 43.2%; MAP tau 100 86.7% / 9.4%. MLLR harms
+# other speakers, but MAP from so little speech made the speaker's own recognition worse.
 MAP_MIN_SECONDS = 90.0
 # MAP's prior weight. Measured on 10.7 min of the espeak-ng voice (bench/acoustic.py's text; WER on that
 # voice / on flite slt, base 63.7% / 9.8%): map_adapt's default Bayesian means 6.7% / 28.0% (the model
@@ -39,9 +51,10 @@ MAP_TAU = 100.0
 # decoded with a posterior >= 0.9 were right 20 times in 21, those in 0.5-0.9 about 70%, below 0.5 25%.
 CONFIDENT_WORD = 0.9
 MIN_STRETCH_WORDS = 1
-# Self-training: untranscribed audio is decoded again with the model adapted on the first decoding, whose
-# posteriors are higher where it now hears the voice better; then the model is estimated again.
-DECODING_ROUNDS = 2
+# Self-training rounds: 2 decodes untranscribed audio again with the model adapted on the first decoding
+# and estimates again. The first decoding is made when the audio is added (the service's first pass); a
+# second one would cost about 0.3x the audio's duration in training, above the 0.1x budget: one round.
+DECODING_ROUNDS = 1
 # Less aligned speech than this gives a model that helps nobody and hurts other speakers: refused.
 MIN_ADAPT_SECONDS = 20.0
 EDGE_SECONDS = 0.15  # audio kept around a stretch when no neighbouring word bounds it
@@ -134,7 +147,9 @@ class Adapter:
         for item in model.iterdir():
             shutil.move(str(item), self.out_dir / item.name)
         summary["train_seconds"] = round(time.monotonic() - started, 2)
-        summary["decoding_rounds"] = rounds if any(u.transcript is None for u in self.data.utterances) else 0
+        pending = [u for u in self.data.utterances if u.transcript is None]
+        summary["decoding_rounds"] = rounds if pending else 0
+        summary["first_pass_given"] = sum(1 for u in pending if u.decoded is not None)  # decoded before training
         (self.out_dir / "model.json").write_text(json.dumps(summary, indent=1))
         self.progress(99)
         return summary
@@ -229,12 +244,13 @@ class Adapter:
         for n, utt in enumerate(pending):
             pcm = read_wav(utt.audio, utt.start, utt.end)
             samples = pcm.astype(np.float32) / 32768.0
-            alternatives = model.transcribe(samples, options)
+            if acoustic is None and utt.decoded is not None:  # the service's cached first pass
+                hypothesis: tuple[Word, ...] = utt.decoded
+            else:
+                alternatives = model.transcribe(samples, options)
+                hypothesis = alternatives[0].words if alternatives else ()
             # a word shown in another form (display_as) has no pronunciation under that name: not trusted
-            words = [
-                w if word_key(w.text) in vocabulary else replace(w, confidence=0.0)
-                for w in (alternatives[0].words if alternatives else ())
-            ]
+            words = [w if word_key(w.text) in vocabulary else replace(w, confidence=0.0) for w in hypothesis]
             for k, (start, end, text) in enumerate(confident_stretches(words, len(pcm) / RATE)):
                 piece = np.frombuffer(to_pcm16(samples[int(start * RATE) : int(end * RATE)]), "<i2")
                 uid = f"d{round_}-{n:06d}-{k:03d}"
