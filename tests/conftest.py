@@ -107,12 +107,13 @@ def fake_server(tmp_path: Path) -> Iterator[LiveServer]:
 
 
 def wait_until_up(url: str, timeout: float = 60.0, proc: subprocess.Popen[bytes] | None = None) -> None:
+    """Poll `/health` until it answers 200 (over https, a self-signed certificate is accepted)."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if proc is not None and proc.poll() is not None:
             raise RuntimeError(f"server exited with {proc.returncode}")
         try:
-            if httpx.get(f"{url}/health", timeout=1).status_code == 200:
+            if httpx.get(f"{url}/health", timeout=1, verify=False).status_code == 200:
                 return
         except httpx.HTTPError:
             time.sleep(0.1)

@@ -17,7 +17,7 @@ from ibm_watson.websocket import AudioSource
 
 from tests.api.test_recognize_api import CLIP
 from tests.api.test_recognize_stream_api import Recorder
-from tests.conftest import free_port
+from tests.conftest import free_port, wait_until_up
 
 pytestmark = pytest.mark.slow
 
@@ -45,27 +45,12 @@ def tls_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, 
     )  # fmt: skip
     url = f"https://127.0.0.1:{port}"
     try:
-        _wait_up(url, proc)
+        wait_until_up(url, 120, proc)
         yield url, apikey
     finally:
         proc.terminate()
         proc.wait(timeout=20)
         log.close()
-
-
-def _wait_up(url: str, proc: subprocess.Popen[bytes], timeout: float = 120) -> None:
-    import time
-
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            raise RuntimeError(f"server exited with {proc.returncode}")
-        try:
-            if httpx.get(f"{url}/health", verify=False, timeout=1).status_code == 200:
-                return
-        except httpx.HTTPError:
-            time.sleep(0.2)
-    raise RuntimeError(f"server at {url} did not come up")
 
 
 def _sdk(url: str, apikey: str) -> SpeechToTextV1:
