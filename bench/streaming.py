@@ -45,6 +45,8 @@ FRAME_SECONDS = 0.1
 MODELS = ("en-US_BroadbandModel", "en-US_Multimedia")
 TARGETS = {"en-US_BroadbandModel": (1.0, 0.5), "en-US_Multimedia": (1.5, 1.5)}  # final, first interim (s)
 MEMORY_AT = (60, 300, 600)
+MATCH_SLACK = 0.5  # s around a phrase within which a result's middle places it there
+SHOW_SLOWEST = 8  # phrases listed with the longest final latency
 
 
 @dataclass
@@ -52,6 +54,7 @@ class Phrase:
     start: float  # speech start and end in the stream (s)
     end: float
     reference: str
+    clip: str = ""
 
 
 @dataclass
@@ -88,7 +91,7 @@ def make_stream(seconds: float) -> Stream:
         for s in samples:
             clip = sf.read(s.wav, dtype="float32")[0]
             first, last = speech_span(clip)
-            phrases.append(Phrase(at + first, at + last, s.reference))
+            phrases.append(Phrase(at + first, at + last, s.reference, s.wav.stem))
             pause = np.zeros(int(rng.uniform(1.2, 2.0) * RATE), dtype=np.float32)
             parts += [clip, pause]
             at += (len(clip) + len(pause)) / RATE
@@ -143,7 +146,8 @@ def phrase_of(result: dict[str, Any], phrases: list[Phrase]) -> Phrase | None:
     if not stamps:
         return None
     mid = (stamps[0][1] + stamps[-1][2]) / 2
-    return min(phrases, key=lambda p: 0 if p.start <= mid <= p.end else min(abs(mid - p.start), abs(mid - p.end)))
+    # a result in none of the phrases (speech cut off at the stream's end) has no phrase end to measure from
+    return next((p for p in phrases if p.start - MATCH_SLACK <= mid <= p.end + MATCH_SLACK), None)
 
 
 def transcript(results: list[dict[str, Any]]) -> str:
@@ -156,7 +160,7 @@ def wer(reference: str, hypothesis: str) -> float:
 
 def summarize(run: Run, audio: Stream, sync: list[dict[str, Any]]) -> dict[str, Any]:
     finals = {m["result_index"]: (t, m["results"][0]) for t, m in run.finals}
-    final_latency, first_interim, intervals = [], [], []
+    final_latency, first_interim, intervals, slowest = [], [], [], []
     for index, (t, result) in finals.items():
         phrase = phrase_of(result, audio.phrases)
         if phrase is None:
@@ -166,6 +170,8 @@ def summarize(run: Run, audio: Stream, sync: list[dict[str, Any]]) -> dict[str, 
         if times:
             first_interim.append(times[0] - phrase.start)
             intervals += list(np.diff(times))
+        slowest.append((t - phrase.end, times[0] - phrase.start if times else None, index, phrase))
+    slowest.sort(key=lambda row: -row[0])
     reference = " ".join(p.reference for p in audio.phrases)
     streamed = transcript([r for _, r in sorted(finals.values(), key=lambda x: x[0])])
     return {
@@ -177,6 +183,7 @@ def summarize(run: Run, audio: Stream, sync: list[dict[str, Any]]) -> dict[str, 
         "wer_sync": wer(reference, transcript(sync)),
         "finals": len(run.finals),
         "phrases": len(audio.phrases),
+        "slowest": slowest[:SHOW_SLOWEST],
     }
 
 
@@ -219,6 +226,13 @@ def main() -> None:
         print(f"# {model}: {json.dumps({k: v for k, v in summary.items() if not isinstance(v, list)})}", flush=True)
         if run.error:
             print(f"# {model}: error {run.error}", flush=True)
+        for latency, interim, index, phrase in summary["slowest"]:
+            first = "-" if interim is None else f"{interim:.2f}"
+            print(
+                f"#   result {index}: final {latency:.2f} s, first interim {first} s; {phrase.clip} "
+                f"at {phrase.start:.1f}-{phrase.end:.1f} s",
+                flush=True,
+            )
     print(f"\n{args.minutes:g} min stream, {len(audio.phrases)} phrases; latencies as median / p90 / max (s)\n")
     print(
         "| model | final after phrase end | first interim after speech start | interim interval "

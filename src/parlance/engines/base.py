@@ -131,8 +131,14 @@ class LoadedModel(Protocol):
         ...
 
 
+Channel = object  # what an incremental decoder learned of a stream's audio channel, opaque outside its engine
+
+
 class UtteranceDecoder(Protocol):
-    """One utterance decoded while its audio arrives: at its end only the last step of the search remains."""
+    """One utterance decoded while its audio arrives: at its end only the last step of the search remains.
+
+    Normalization can only use the audio heard so far, where `transcribe` sees the whole utterance; a decoder
+    opened with the `channel` of the stream's previous utterance starts from what that one learned."""
 
     @property
     def fed(self) -> int:
@@ -148,7 +154,13 @@ class UtteranceDecoder(Protocol):
         ...
 
     def finish(self) -> list[Alternative]:
-        """What `LoadedModel.transcribe` gives for all the audio fed; the decoder is done after it."""
+        """The alternatives for all the audio fed (as `LoadedModel.transcribe` gives them); the decoder is done
+        after it."""
+        ...
+
+    @property
+    def channel(self) -> Channel | None:
+        """After `finish`: the channel as known after this utterance, for the stream's next one."""
         ...
 
     def close(self) -> None:
@@ -159,7 +171,7 @@ class UtteranceDecoder(Protocol):
 class IncrementalModel(Protocol):
     """A loaded model that decodes as audio arrives (`Capabilities.incremental_decoding`)."""
 
-    def open_utterance(self, options: DecodeOptions) -> UtteranceDecoder: ...
+    def open_utterance(self, options: DecodeOptions, channel: Channel | None = None) -> UtteranceDecoder: ...
 
 
 class ParallelDecoder(Protocol):

@@ -1,10 +1,15 @@
 """One utterance decoded by PocketSphinx while its audio arrives (the WebSocket).
 
 The first pass (fwdtree) runs on each piece as it is fed, so a partial hypothesis costs a backtrace
-and, at the utterance's end, `end_utt` and the result building are all that is left. The pieces get
-the same dither draws as the whole utterance would (one generator for all of them), and a decoder
-started in live mode gives the same hypothesis as one fed the whole utterance at once, so the result
-is `transcribe`'s for the same samples. The decoder is held from the pool until `finish` or `close`.
+and, at the utterance's end, `end_utt` and the result building are all that is left (about 20 ms where
+decoding a 7 s phrase whole takes a second). The pieces get the same dither draws as the whole utterance
+would (one generator for all of them).
+
+The one difference from `transcribe` is cepstral mean normalization: a whole utterance is normalized
+by its own mean, a live one by a running estimate that starts from the acoustic model's `cmninit`,
+which fits neither LibriVox nor synthetic voices well (WER 16.5% against 13.3% whole, on 5 LibriVox
+clips and 20 flite utterances). Started from the mean the previous utterance of the same stream ended
+with (`channel`), the same utterances gave 11.8%: the estimate then rests on more speech than one phrase.
 """
 
 from __future__ import annotations
@@ -13,7 +18,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from parlance.engines.base import Alternative, DecodeOptions
+from parlance.engines.base import Alternative, Channel, DecodeOptions
 from parlance.engines.pocketsphinx.decoder_pool import DecoderPool
 from parlance.engines.pocketsphinx.decoding import begin_utterance, checked_audio, segment_words, to_pcm16
 
@@ -23,14 +28,22 @@ if TYPE_CHECKING:
 
 class SphinxUtterance:
     def __init__(
-        self, model: PocketSphinxModel, pool: DecoderPool, options: DecodeOptions, display: dict[str, str]
+        self,
+        model: PocketSphinxModel,
+        pool: DecoderPool,
+        options: DecodeOptions,
+        display: dict[str, str],
+        channel: Channel | None = None,
     ) -> None:
         self._model, self._pool, self._options, self._display = model, pool, options, display
         self._rng = np.random.default_rng(0)  # as `to_pcm16` seeds it for a whole utterance
         self._decoder: Any = pool.take()
         self.fed = 0
+        self.channel: Channel | None = None  # the cepstral mean at the end (a comma-separated string)
         try:
             begin_utterance(self._decoder)
+            if isinstance(channel, str):
+                self._decoder.set_cmn(channel)
         except BaseException:
             self._decoder = None  # not returned: its state is unknown
             raise
@@ -52,6 +65,7 @@ class SphinxUtterance:
         decoder, self._decoder = self._decoder, None
         decoder.end_utt()  # if this or the results raise, the decoder is dropped, not reused
         alternatives = self._model.results(decoder, self._options, self._display) if self.fed else []
+        self.channel = decoder.get_cmn(True) if self.fed else None  # the running mean, updated with this utterance
         self._pool.give(decoder)
         return alternatives
 

@@ -22,7 +22,7 @@ from typing import Any
 
 import numpy as np
 
-from parlance.engines.base import Alternative, CustomArtifact, DecodeOptions, ModelVersion
+from parlance.engines.base import Alternative, Channel, CustomArtifact, DecodeOptions, ModelVersion
 from parlance.engines.pocketsphinx import trigram_lm
 from parlance.engines.pocketsphinx.decoder_pool import DecoderPool
 from parlance.engines.pocketsphinx.decoding import begin_utterance, checked_audio, segment_words, to_pcm16
@@ -152,10 +152,10 @@ class PocketSphinxModel:
             decoder.end_utt()
             return self.results(decoder, options, display)
 
-    def open_utterance(self, options: DecodeOptions) -> SphinxUtterance:
+    def open_utterance(self, options: DecodeOptions, channel: Channel | None = None) -> SphinxUtterance:
         """An utterance decoded as its audio arrives (the WebSocket): see `incremental`."""
         pool, display = self.decoder_pool(options)
-        return SphinxUtterance(self, pool, options, display)
+        return SphinxUtterance(self, pool, options, display, channel)
 
     def decoder_pool(self, options: DecodeOptions) -> tuple[DecoderPool, dict[str, str]]:
         """The decoders for the options' dictionary, LM or grammar and acoustic model, and the custom
