@@ -24,9 +24,10 @@ final result is ready when the silence is complete. If speech comes back, that d
 again at the next pause.
 
 Interim results: the live decoder's partial hypothesis (nearly free). Other engines re-decode the phrase so
-far (greedily) about once a second of audio, twice as often with `low_latency`, but not once a pause began
-(`PAUSED`): the phrase may be ending, and its final decoding would wait for the re-decoding. (Re-decoding on
-another engine worker instead made both slower: on 2 cores the median final took 1.34 s, not 0.78 s.)
+far (greedily) about once a second of audio, twice as often with `low_latency`, on another engine worker, so
+that a re-decoding in progress never holds back a phrase's final result (its hypothesis is shown at the next
+feed after it is ready, if the phrase is still in progress), and not once a pause began (`PAUSED`): the
+phrase may be ending, and its final decoding is better off alone on the CPU.
 
 Interim text does not flicker: a word prefix two consecutive hypotheses agree on stays as it was shown
 (local agreement); the final result is the phrase's own decoding. Every method blocks (decoding and
@@ -39,12 +40,13 @@ import math
 import threading
 import time
 from collections.abc import Sequence
+from concurrent.futures import Future
 from dataclasses import dataclass, replace
 from typing import Any, cast
 
 from parlance.audio.stream_decode import StreamDecoder
 from parlance.audio.utterances import UtteranceSplitter
-from parlance.audio.vad import Segment
+from parlance.audio.vad import PAD_SECONDS, Segment
 from parlance.engines.base import (
     SAMPLE_RATE,
     Alternative,
@@ -54,6 +56,7 @@ from parlance.engines.base import (
     UtteranceDecoder,
     Word,
 )
+from parlance.errors import ParlanceError
 from parlance.services.memory_trim import trim
 from parlance.services.recognition import Prepared, RecognitionService, _no_speech
 
@@ -61,7 +64,9 @@ Message = dict[str, Any]  # one `SpeechRecognitionResults` message
 
 INTERIM_EVERY = 1.0  # seconds of audio between re-decoded interim results (at least twice their cost)
 INTERIM_EVERY_LOW_LATENCY = 0.5
-FIRST_INTERIM_AFTER = 0.5  # seconds of a phrase before a re-decoding engine first tries an interim result
+# Seconds of speech before a re-decoding engine first tries an interim result (from a quarter second Whisper
+# often found no words, and the retry a re-decoding later made the first interim 1.80 s late, median, not 1.22)
+FIRST_INTERIM_AFTER = 0.5
 INTERIM_RETRY = 0.25  # seconds of audio before trying again when a phrase has no words yet
 PAUSED = 0.1  # seconds of silence after which a phrase is not re-decoded for an interim result
 # Seconds of a stream's first phrase from which an incremental engine learns the channel (see the module)
@@ -93,6 +98,7 @@ class _Shown:
     transcript: str = ""
     at: float = -math.inf  # seconds of audio at the last (re-decoding) attempt
     cost: float = 0.0  # seconds that attempt took
+    pending: Future[tuple[list[Alternative], float]] | None = None  # a re-decoding running: (result, cost)
 
 
 class RecognitionStream:
@@ -184,6 +190,9 @@ class RecognitionStream:
         messages = []
         for seg in segments:
             self._phrases += 1
+            interim = self._last_interim(seg) if self._per_phrase else None
+            if interim is not None:
+                messages.append(interim)
             self._last = result = self._final(seg)
             trim()  # the phrase's buffers are freed: keep a long stream's memory flat
             if result is None:
@@ -291,8 +300,17 @@ class RecognitionStream:
             return None
         if self._shown is None or self._shown.phrase != span[0]:
             self._shown = _Shown(span[0], [])
+        return self._shown_message(phrase, self._shown, self._hypothesis(phrase, self._shown))
+
+    def _last_interim(self, segment: Segment) -> Message | None:
+        """The interim result of a re-decoding still running when its phrase ended, shown before the final
+        one (it ran beside the final decoding; audio sent faster than real time gets interim results too)."""
         shown = self._shown
-        best = self._hypothesis(phrase, shown)
+        if shown is None or shown.pending is None or shown.phrase != round(segment.start * SAMPLE_RATE):
+            return None
+        return self._shown_message(segment, shown, self._redecoded(shown))
+
+    def _shown_message(self, phrase: Segment, shown: _Shown, best: Alternative | None) -> Message | None:
         if best is None or not best.words:
             return None
         words = self._agreed(best.words, shown)
@@ -312,15 +330,37 @@ class RecognitionStream:
             return early[0] if early else None
         if self._live is not None:
             return self._live.decoder.partial()
+        if shown.pending is not None:
+            return self._redecoded(shown) if shown.pending.done() else None
         seconds = self._splitter.seconds
         wait = max(self._interim_every, 2 * shown.cost) if shown.transcript else INTERIM_RETRY
-        if phrase.duration < FIRST_INTERIM_AFTER or seconds - shown.at < wait:
+        if phrase.duration - PAD_SECONDS < FIRST_INTERIM_AFTER or seconds - shown.at < wait:
             return None
         if seconds - self._splitter.heard_until > PAUSED:
-            return None  # the phrase may be ending: its final decoding must not wait for this one
-        shown.at, started = seconds, time.perf_counter()
-        alternatives = self._model_().transcribe(phrase.samples, self._interim_options)
-        shown.cost = time.perf_counter() - started
+            return None  # the phrase may be ending: its final decoding is better off alone on the CPU
+        shown.at = seconds
+        model, samples, options = self._model_(), phrase.samples, self._interim_options
+
+        def redecode() -> tuple[list[Alternative], float]:
+            started = time.perf_counter()
+            return model.transcribe(samples, options), time.perf_counter() - started
+
+        try:
+            shown.pending = self._service.pool.submit(redecode, wait=False)
+        except ParlanceError:  # every engine worker and queue slot is taken: no interim result this time
+            pass
+        return None
+
+    @staticmethod
+    def _redecoded(shown: _Shown) -> Alternative | None:
+        """The best hypothesis of the pending re-decoding (waiting for it)."""
+        pending, shown.pending = shown.pending, None
+        if pending is None:
+            return None
+        try:
+            alternatives, shown.cost = pending.result()
+        except ParlanceError:  # e.g. the service is full: the next attempt or the final result tells
+            return None
         return alternatives[0] if alternatives else None
 
     @staticmethod
