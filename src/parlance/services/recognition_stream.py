@@ -13,8 +13,8 @@ normalizes the cepstra with a running estimate, which each phrase hands to the n
 first phrase of a stream learns one from its first second (`PRIME_CHANNEL`) and is decoded again from its
 start with it (0.15 s of work, once per stream). That is not what decoding a phrase whole does (it
 normalizes by the phrase's own mean, known only at its end): given that mean, the live decoder gives the
-whole decoding's words; given the running estimate, it gained on some voices and lost on others (on the
-LibriVox clips 26.1% WER against 25.4%, on flite voices from -7 to +4 points). So phrases short enough to
+whole decoding's words; given the running estimate, it gained on some voices and lost on others (WER
+from -4 to +7 points on the LibriVox clips and four flite voices, `bench/live_cmn.py`). So phrases short enough to
 be decoded whole in time (`WHOLE_PHRASE`) are decoded whole, as `recognize` decodes them.
 
 Final results, other engines (Whisper), and phrases decoded whole: once about a third of a second of

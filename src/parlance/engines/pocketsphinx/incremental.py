@@ -6,10 +6,9 @@ decoding a 7 s phrase whole takes a second). The pieces get the same dither draw
 would (one generator for all of them).
 
 The one difference from `transcribe` is cepstral mean normalization: a whole utterance is normalized
-by its own mean, a live one by a running estimate that starts from the acoustic model's `cmninit`,
-which fits neither LibriVox nor synthetic voices well (WER 16.5% against 13.3% whole, on 5 LibriVox
-clips and 20 flite utterances). Started from the mean the previous utterance of the same stream ended
-with (`channel`), the same utterances gave 11.8%: the estimate then rests on more speech than one phrase.
+by its own mean, a live one by an estimate it starts from: the acoustic model's `cmninit`, or the mean the
+stream's previous utterance ended with (`channel`). Started from the utterance's own mean it gives
+`transcribe`'s words exactly (`bench/live_cmn.py`).
 """
 
 from __future__ import annotations
