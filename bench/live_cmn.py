@@ -21,10 +21,13 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-import jiwer
 import numpy as np
 import soundfile as sf
-from whisper_eval import librivox_samples, normalize  # a sibling: `python bench/live_cmn.py` puts bench/ on sys.path
+from whisper_eval import (
+    librivox_samples,
+    normalize,
+    percent_wer,
+)  # a sibling: `python bench/live_cmn.py` puts bench/ on sys.path
 
 from parlance.engines.base import DecodeOptions
 from parlance.engines.pocketsphinx import PocketSphinxEngine
@@ -64,16 +67,16 @@ def compare(model: Any, phrases: list[tuple[np.ndarray, str]]) -> dict[str, floa
         text, channel = live(model, audio, channel)
         chained.append(text)
     own = [live(model, a, phrase_mean(pool, a))[0] for a, _ in phrases]
-    reference = " ".join(normalize(r) for _, r in phrases)
+    reference = " ".join(r for _, r in phrases)
 
     def wer(texts: list[str]) -> float:
-        return 100 * jiwer.wer(reference, " ".join(normalize(t) for t in texts))
+        return percent_wer(reference, " ".join(texts))
 
     return {
         "whole": wer([w[0].transcript if w else "" for w in whole]),
         "live, chained": wer(chained),
         "live, own mean": wer(own),
-        "words": len(reference.split()),
+        "words": len(normalize(reference).split()),
     }
 
 

@@ -33,12 +33,11 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-import jiwer
 import numpy as np
 import soundfile as sf
 from memory import Server  # a sibling: `python bench/streaming.py` puts bench/ on sys.path
 from websockets.sync.client import connect
-from whisper_eval import librivox_samples, normalize
+from whisper_eval import librivox_samples, percent_wer, results_transcript
 
 RATE = 16000
 FRAME_SECONDS = 0.1
@@ -150,14 +149,6 @@ def phrase_of(result: dict[str, Any], phrases: list[Phrase]) -> Phrase | None:
     return next((p for p in phrases if p.start - MATCH_SLACK <= mid <= p.end + MATCH_SLACK), None)
 
 
-def transcript(results: list[dict[str, Any]]) -> str:
-    return " ".join(r["alternatives"][0]["transcript"] for r in results)
-
-
-def wer(reference: str, hypothesis: str) -> float:
-    return 100 * jiwer.wer(normalize(reference), normalize(hypothesis))
-
-
 def summarize(run: Run, audio: Stream, sync: list[dict[str, Any]]) -> dict[str, Any]:
     finals = {m["result_index"]: (t, m["results"][0]) for t, m in run.finals}
     final_latency, first_interim, intervals, slowest = [], [], [], []
@@ -173,14 +164,14 @@ def summarize(run: Run, audio: Stream, sync: list[dict[str, Any]]) -> dict[str, 
         slowest.append((t - phrase.end, times[0] - phrase.start if times else None, index, phrase))
     slowest.sort(key=lambda row: -row[0])
     reference = " ".join(p.reference for p in audio.phrases)
-    streamed = transcript([r for _, r in sorted(finals.values(), key=lambda x: x[0])])
+    streamed = results_transcript([r for _, r in sorted(finals.values(), key=lambda x: x[0])])
     return {
         "final_latency": final_latency,
         "first_interim": first_interim,
         "intervals": intervals,
         "cpu_per_audio_second": run.cpu_seconds / audio.seconds,
-        "wer_stream": wer(reference, streamed),
-        "wer_sync": wer(reference, transcript(sync)),
+        "wer_stream": percent_wer(reference, streamed),
+        "wer_sync": percent_wer(reference, results_transcript(sync)),
         "finals": len(run.finals),
         "phrases": len(audio.phrases),
         "slowest": slowest[:SHOW_SLOWEST],

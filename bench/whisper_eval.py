@@ -26,6 +26,7 @@ from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -66,6 +67,18 @@ class Report:
 
 def normalize(text: str) -> str:
     return " ".join(spoken_words(text))
+
+
+def percent_wer(reference: str, hypothesis: str) -> float:
+    """WER in percent, both sides normalized (numbers, case and punctuation as spoken words)."""
+    import jiwer
+
+    return 100 * jiwer.wer(normalize(reference), normalize(hypothesis))
+
+
+def results_transcript(results: Sequence[dict[str, Any]]) -> str:
+    """The best transcripts of Watson `results`, joined."""
+    return " ".join(r["alternatives"][0]["transcript"] for r in results)
 
 
 def read_wav(path: Path) -> np.ndarray:

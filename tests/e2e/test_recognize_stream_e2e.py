@@ -5,12 +5,11 @@ from __future__ import annotations
 import io
 import itertools
 
-import jiwer
 import numpy as np
 import pytest
 import soundfile as sf
 
-from bench.whisper_eval import librivox_samples, normalize
+from bench.whisper_eval import librivox_samples, percent_wer, results_transcript
 from tests.api.test_recognize_stream_api import stream
 from tests.conftest import LiveServer
 from tests.e2e.test_recognition_e2e import NG, PG, client
@@ -31,14 +30,6 @@ def test_streamed_results_equal_recognize(real_server: LiveServer, model: str) -
     # and heard as it came (a re-decoding engine's interim results are spaced by twice their cost, so on a
     # loaded machine the last may come early in this 3 s clip)
     assert len(interim[-1]["results"][0]["alternatives"][0]["transcript"].split()) >= 2
-
-
-def transcript(results: list[dict]) -> str:
-    return " ".join(r["alternatives"][0]["transcript"] for r in results)
-
-
-def wer(reference: str, hypothesis: str) -> float:
-    return 100 * jiwer.wer(normalize(reference), normalize(hypothesis))
 
 
 def two_minutes_of_phrases() -> bytes:
@@ -83,4 +74,7 @@ def test_sdk_callback_gets_interim_then_final_results_per_phrase_in_watsons_orde
     for ours, theirs in zip(streamed, expected, strict=True):  # the same phrase, though maybe not its first word
         assert abs(ours["alternatives"][0]["timestamps"][0][1] - theirs["alternatives"][0]["timestamps"][0][1]) < 0.5
     reference = " ".join(itertools.islice(itertools.cycle(s.reference for s in librivox_samples()), 14))
-    assert wer(reference, transcript(streamed)) <= wer(reference, transcript(expected)) + 4.0
+    assert (
+        percent_wer(reference, results_transcript(streamed))
+        <= percent_wer(reference, results_transcript(expected)) + 4.0
+    )

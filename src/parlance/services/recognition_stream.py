@@ -25,9 +25,10 @@ again at the next pause.
 
 Interim results: the live decoder's partial hypothesis (nearly free). Other engines re-decode the phrase so
 far (greedily) about once a second of audio, twice as often with `low_latency`, on another engine worker, so
-that a re-decoding in progress never holds back a phrase's final result (its hypothesis is shown at the next
-feed after it is ready, if the phrase is still in progress), and not once a pause began (`PAUSED`): the
-phrase may be ending, and its final decoding is better off alone on the CPU.
+that a re-decoding in progress never holds back a phrase's final decoding (its hypothesis is shown at the
+next feed after it is ready; one still running when the phrase ends is waited for and shown just before
+the final result), and not once a pause began (`PAUSED`): the phrase may be ending, and its final decoding
+is better off alone on the CPU.
 
 Interim text does not flicker: a word prefix two consecutive hypotheses agree on stays as it was shown
 (local agreement); the final result is the phrase's own decoding. Every method blocks (decoding and
@@ -264,8 +265,7 @@ class RecognitionStream:
         if span is None:
             return
         if self._live is None:
-            model = cast(IncrementalModel, self._model_())
-            self._live = _Live(span[0], model.open_utterance(self._prepared.options, self._channel))
+            self._live = self._open_live(span[0])
         if span[1] > self._live.end:
             self._live.decoder.feed(self._splitter.samples(self._live.end, span[1]))
         if self._channel is None and self._live.decoder.fed >= PRIME_CHANNEL * SAMPLE_RATE:
@@ -276,9 +276,12 @@ class RecognitionStream:
         live, self._live = cast(_Live, self._live), None
         live.decoder.finish()
         self._channel = live.decoder.channel
-        model = cast(IncrementalModel, self._model_())
-        self._live = _Live(span[0], model.open_utterance(self._prepared.options, self._channel))
+        self._live = self._open_live(span[0])
         self._live.decoder.feed(self._splitter.samples(span[0], span[1]))
+
+    def _open_live(self, start: int) -> _Live:
+        model = cast(IncrementalModel, self._model_())
+        return _Live(start, model.open_utterance(self._prepared.options, self._channel))
 
     def _close_live(self) -> None:
         live, self._live = self._live, None
