@@ -7,8 +7,8 @@ training itself stays far shorter than the audio) and only their confident stret
 pauses around them, since a wrong transcript teaches the model wrong sounds. Features are computed as the
 decoder computes them, `bw` accumulates statistics (its log says which utterances it dropped), then with
 little aligned speech only a global MLLR transform is estimated (8 KB); with more, MAP re-estimates the
-Gaussians, mixture weights and transitions with a fixed prior weight that keeps the model usable for other
-speakers (MAP_TAU).
+Gaussians, mixture weights and transitions (MAP_TAU), and the result is paired with the base model, their
+Gaussians side by side, so that the model serves its speaker without forgetting everybody else.
 
 The artifact directory holds `model.json` (what was done) and `mllr_matrix` or `hmm/` (a MAP model).
 """
@@ -43,10 +43,14 @@ from parlance.errors import BadRequest
 # that voice / on flite slt, base 65.1% / 9.7%): MLLR 28.1% / 43.2%; MAP tau 100 86.7% / 9.4%. MLLR harms
 # other speakers, but MAP from so little speech made the speaker's own recognition worse.
 MAP_MIN_SECONDS = 90.0
-# MAP's prior weight. Measured on 10.7 min of the espeak-ng voice (bench/acoustic.py's text; WER on that
-# voice / on flite slt, base 63.7% / 9.8%): map_adapt's default Bayesian means 6.7% / 28.0% (the model
-# forgets other speakers), tau 100: 7.8% / 7.8%, tau 1000: 8.3% / 9.8%; MAP then MLLR: 4.7% / 28.5%.
-MAP_TAU = 100.0
+# MAP's prior weight, and the adapted half's weight in the model paired with the base one
+# (sphinxtrain.pair_with_base). Chosen on the dev voice slt (10.8 min with transcripts, 60 held-out
+# sentences; rms as the other voice; base 13.7% / 4.9%): MAP alone, tau 100: 9.9% / 7.1%, tau 10: 5.8% /
+# 9.6% (a speaker-specific model hurts others); paired, tau 10 weight 0.5: 5.6% / 6.6%; tau 3 w 0.5: 5.4% /
+# 7.3%; tau 10 w 0.7: 5.6% / 7.9%; tau 30 w 0.7: 7.1% / 7.0%. The other voices were held out
+# (docs/benchmarks.md).
+MAP_TAU = 10.0
+ADAPTED_WEIGHT = 0.5
 # First-pass decoding: a word is trusted from this posterior on. On the espeak-ng voice (64% WER), words
 # decoded with a posterior >= 0.9 were right 20 times in 21, those in 0.5-0.9 about 70%, below 0.5 25%.
 CONFIDENT_WORD = 0.9
@@ -184,7 +188,9 @@ class Adapter:
         if method == "mllr":
             sphinxtrain.solve_mllr(hmm, acc.accum_dir, out / "mllr_matrix")
         else:
-            sphinxtrain.map_adapt(hmm, prepared, acc.accum_dir, out / "hmm", self.work / f"mixw-{out.name}", MAP_TAU)
+            mixw = self.work / f"mixw-{out.name}"
+            sphinxtrain.map_adapt(hmm, prepared, acc.accum_dir, out / "hmm", mixw, MAP_TAU)
+            sphinxtrain.pair_with_base(hmm, prepared, out / "hmm", mixw, ADAPTED_WEIGHT)
         return {
             "method": method,
             "utterances": len(used),

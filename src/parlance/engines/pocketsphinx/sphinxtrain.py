@@ -78,15 +78,20 @@ def read_sendump(path: Path) -> np.ndarray:
     return weights / weights.sum(axis=2, keepdims=True)
 
 
-def write_s3_array(path: Path, array: np.ndarray) -> None:
-    """A Sphinx-3 binary parameter file (header aligned to 4 bytes, byte-order magic, dims, float32)."""
+def write_s3(path: Path, dims: tuple[int, ...], array: np.ndarray) -> None:
+    """A Sphinx-3 binary parameter file: header aligned to 4 bytes, byte-order magic, `dims`, the value
+    count, float32 values."""
     with open(path, "wb") as f:
         f.write(b"s3\nversion 1.0\n")
         pad = -(f.tell() + len(b"endhdr\n")) % 4
         f.write(b" " * pad + b"endhdr\n")
-        f.write(struct.pack("<i", 0x11223344))
-        f.write(struct.pack(f"<{array.ndim + 1}I", *array.shape, array.size))
+        f.write(struct.pack(f"<{len(dims) + 2}i", 0x11223344, *dims, array.size))
         f.write(array.astype("<f4").tobytes())
+
+
+def write_s3_array(path: Path, array: np.ndarray) -> None:
+    """Mixture weights and the like: the array's shape is the file's dimensions."""
+    write_s3(path, array.shape, array)
 
 
 def prepare_base(hmm: Path, cache: Path) -> Path:
@@ -205,11 +210,37 @@ def solve_mllr(hmm: Path, accum: Path, out: Path) -> None:
     )
 
 
+def read_s3_header(path: Path) -> tuple[bytes, int]:
+    """A Sphinx-3 binary parameter file's bytes and the offset just past its header and byte-order magic.
+    (These files are written here or by map_adapt on this machine: little-endian, no checksum read.)"""
+    data = path.read_bytes()
+    offset = data.index(b"endhdr\n") + len(b"endhdr\n")
+    if struct.unpack_from("<i", data, offset)[0] != 0x11223344:
+        raise EngineFailure(f"{path.name}: not a little-endian Sphinx-3 parameter file")
+    return data, offset + 4
+
+
+def read_gaussians(path: Path) -> np.ndarray:
+    """A Sphinx-3 means or variances file as [codebook][stream][density][dimension] (format: pocketsphinx
+    `ms_gauden.c:gauden_param_read`; every stream of this model has the same length)."""
+    data, offset = read_s3_header(path)
+    n_mgau, n_feat, n_density = struct.unpack_from("<3i", data, offset)
+    veclen = struct.unpack_from(f"<{n_feat}i", data, offset + 12)
+    (count,) = struct.unpack_from("<i", data, offset + 12 + 4 * n_feat)
+    values = np.frombuffer(data, "<f4", count, offset + 16 + 4 * n_feat)
+    return values.reshape(n_mgau, n_feat, n_density, veclen[0])
+
+
+def write_gaussians(path: Path, array: np.ndarray) -> None:
+    n_mgau, n_feat, n_density, veclen = array.shape
+    write_s3(path, (n_mgau, n_feat, n_density, *[veclen] * n_feat), array)
+
+
 def map_adapt(hmm: Path, prepared: Path, accum: Path, out: Path, mixw: Path, tau: float) -> None:
-    """A MAP-adapted copy of `hmm` in `out` (8-bit sendump as PocketSphinx loads it; `-mwfloor 1e-8`
-    keeps the small weights the shipped sendump holds: reference §2 item 6); its float mixture weights
-    go to `mixw`. A fixed prior weight `tau` (instead of map_adapt's default Bayesian means, which follow
-    the data alone) keeps every Gaussian near the base model unless the data say otherwise many times."""
+    """A MAP-adapted copy of `hmm` in `out` (PocketSphinx reads float mixture weights when there is no
+    sendump); its float mixture weights go to `mixw`. A fixed prior weight `tau` (instead of map_adapt's
+    default Bayesian means, which follow the data alone) keeps every Gaussian near the base model unless
+    the data say otherwise many times."""
     out.mkdir()
     for name in ("feat.params", "mdef", "noisedict"):
         shutil.copy2(hmm / name, out / name)
@@ -220,18 +251,37 @@ def map_adapt(hmm: Path, prepared: Path, accum: Path, out: Path, mixw: Path, tau
     args += ["-mapmixwfn", str(mixw), "-maptmatfn", str(out / "transition_matrices")]
     args += ["-bayesmean", "no", "-fixedtau", "yes", "-tau", f"{tau:g}"]
     run_tool(args)
-    run_tool(
-        [
-            tool("mk_s2sendump"),
-            "-pocketsphinx",
-            "yes",
-            "-mwfloor",
-            "1e-8",
-            "-moddeffn",
-            str(prepared / "mdef.txt"),
-            "-mixwfn",
-            str(mixw),
-            "-sendumpfn",
-            str(out / "sendump"),
-        ]
-    )
+
+
+def pair_with_base(hmm: Path, prepared: Path, adapted: Path, mixw: Path, weight: float) -> None:
+    """Turn the MAP model in `adapted` into one whose codebooks hold the base Gaussians and the adapted
+    ones side by side (128 + 128 per phone), each senone weighting the base mixture by 1 - `weight` and
+    the adapted one by `weight`. A frame of the adapted speaker lies near the adapted Gaussians, so their
+    term decides its score; a frame of anybody else keeps the base model's (a plain MAP model moves the
+    shared Gaussians for every speaker). The base variances are kept for both halves: the adapted ones,
+    estimated from one voice, are narrower than its next utterances need."""
+    means = np.concatenate([read_gaussians(hmm / "means"), read_gaussians(adapted / "means")], axis=2)
+    variances = read_gaussians(hmm / "variances")
+    write_gaussians(adapted / "means", means)
+    write_gaussians(adapted / "variances", np.concatenate([variances, variances], axis=2))
+    paired = adapted.parent / f"{adapted.name}.mixture_weights"
+    both = [(1 - weight) * read_mixture_weights(prepared / "mixture_weights"), weight * read_mixture_weights(mixw)]
+    write_s3_array(paired, np.concatenate(both, axis=2).astype(np.float32))
+    try:
+        sendump(prepared, paired, adapted / "sendump")
+    finally:
+        paired.unlink(missing_ok=True)
+
+
+def read_mixture_weights(path: Path) -> np.ndarray:
+    """A float mixture-weights file ([senone][stream][density], as write_s3_array writes it)."""
+    data, offset = read_s3_header(path)
+    d1, d2, d3, count = struct.unpack_from("<4i", data, offset)
+    return np.frombuffer(data, "<f4", count, offset + 16).reshape(d1, d2, d3)
+
+
+def sendump(prepared: Path, mixw: Path, out: Path) -> None:
+    """The 8-bit sendump PocketSphinx loads; `-mwfloor 1e-8` keeps the small weights the shipped sendump
+    holds (reference §2 item 6)."""
+    args = [tool("mk_s2sendump"), "-pocketsphinx", "yes", "-mwfloor", "1e-8"]
+    run_tool(args + ["-moddeffn", str(prepared / "mdef.txt"), "-mixwfn", str(mixw), "-sendumpfn", str(out)])
