@@ -7,10 +7,12 @@ import json
 import subprocess
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from bench.acoustic import adaptation_text
 from parlance.engines.base import AdaptationInput, AdaptationUtterance
+from parlance.engines.pocketsphinx import sphinxtrain
 from parlance.engines.pocketsphinx.engine import PocketSphinxEngine
 from parlance.engines.pocketsphinx.model import PocketSphinxModel
 from parlance.engines.pocketsphinx.version import builtin_version
@@ -41,8 +43,12 @@ def test_untranscribed_adaptation_uses_the_given_first_pass(tmp_path: Path, monk
     summary = engine.adapt(version, AdaptationInput(utterances, tmp_path / "base"), out, lambda _p: None)
     assert summary["first_pass_given"] == len(utterances) and summary["decoding_rounds"] == 1
     assert summary["transcripts"]["decoded"] > 0 and summary["seconds"] >= 20
-    assert (out / "mllr_matrix").is_file()  # under 90 s of aligned speech: MLLR
-    assert json.loads((out / "model.json").read_text())["method"] == "mllr"
+    assert json.loads((out / "model.json").read_text())["method"] == "mllr"  # under 90 s of aligned speech
+    # the base means beside the transformed ones, and no transform for the decoder to apply on top
+    means = sphinxtrain.read_gaussians(out / "hmm" / "means")
+    assert means.shape == (42, 3, 256, 13) and not (out / "mllr_matrix").exists()
+    assert np.array_equal(means[:, :, :128], sphinxtrain.read_gaussians(model.files["hmm"] / "means"))
+    assert not np.allclose(means[:, :, 128:], means[:, :, :128], atol=1e-3)
 
 
 def test_map_model_is_paired_with_the_base_and_helps_its_voice_more_than_it_costs_another(tmp_path: Path) -> None:
@@ -52,7 +58,6 @@ def test_map_model_is_paired_with_the_base_and_helps_its_voice_more_than_it_cost
     is 0.8 points; the unpaired MAP model costs slt 7.7 points on bench/acoustic.py's 60)."""
     from bench.acoustic import TEST_SENTENCES, edit_distance, words
     from parlance.engines.base import DecodeOptions
-    from parlance.engines.pocketsphinx import sphinxtrain
 
     version, engine = builtin_version(), PocketSphinxEngine()
     model = engine.load(version)

@@ -6,11 +6,12 @@ is given; usually the service did that when the audio was added, `AdaptationUtte
 training itself stays far shorter than the audio) and only their confident stretches are kept, cut at the
 pauses around them, since a wrong transcript teaches the model wrong sounds. Features are computed as the
 decoder computes them, `bw` accumulates statistics (its log says which utterances it dropped), then with
-little aligned speech only a global MLLR transform is estimated (8 KB); with more, MAP re-estimates the
-Gaussians, mixture weights and transitions (MAP_TAU), and the result is paired with the base model, their
+little aligned speech only a global MLLR transform is estimated; with more, MAP re-estimates the
+Gaussians, mixture weights and transitions (MAP_TAU). Either result is paired with the base model, their
 Gaussians side by side, so that the model serves its speaker without forgetting everybody else.
 
-The artifact directory holds `model.json` (what was done) and `mllr_matrix` or `hmm/` (a MAP model).
+The artifact directory holds `model.json` (what was done) and `hmm/`, the paired model (artifacts of
+earlier versions may hold an `mllr_matrix` instead, which the decoder applies).
 """
 
 from __future__ import annotations
@@ -38,10 +39,10 @@ from parlance.engines.pocketsphinx.dictionary import Pronouncer, read_dictionary
 from parlance.engines.pocketsphinx.version import model_files
 from parlance.errors import BadRequest
 
-# Below this much aligned speech a global MLLR transform is estimated instead of MAP (reference §5). Both
-# measured on the espeak-ng voice without transcripts (66 s kept as confident; 30 held-out sentences, WER on
-# that voice / on flite slt, base 65.1% / 9.7%): MLLR 28.1% / 43.2%; MAP tau 100 86.7% / 9.4%. MLLR harms
-# other speakers, but MAP from so little speech made the speaker's own recognition worse.
+# Below this much aligned speech a global MLLR transform is estimated instead of MAP (reference §5).
+# Measured on the espeak-ng voice without transcripts (63 s kept as confident; bench/acoustic.py's 60
+# held-out sentences, WER on that voice / on flite slt, base 66.5% / 13.7%): MLLR applied by the decoder
+# 36.7% / 37.3%, MLLR paired with the base model 41.0% / 14.6%, MAP (tau 10) paired 63.9% / 14.6%.
 MAP_MIN_SECONDS = 90.0
 # MAP's prior weight, and the adapted half's weight in the model paired with the base one
 # (sphinxtrain.pair_with_base). Chosen on the dev voice slt (10.8 min with transcripts, 60 held-out
@@ -186,11 +187,17 @@ class Adapter:
             )
         method = "map" if seconds >= MAP_MIN_SECONDS and final else "mllr"
         if method == "mllr":
-            sphinxtrain.solve_mllr(hmm, acc.accum_dir, out / "mllr_matrix")
+            transform = self.work / f"mllr-{out.name}"
+            sphinxtrain.solve_mllr(hmm, acc.accum_dir, transform)
+            sphinxtrain.copy_model(hmm, out / "hmm", ("feat.params", "mdef", "noisedict", "transition_matrices"))
+            means = sphinxtrain.mllr_means(hmm, transform)
+            mixw = sphinxtrain.read_mixture_weights(prepared / "mixture_weights")
         else:
-            mixw = self.work / f"mixw-{out.name}"
-            sphinxtrain.map_adapt(hmm, prepared, acc.accum_dir, out / "hmm", mixw, MAP_TAU)
-            sphinxtrain.pair_with_base(hmm, prepared, out / "hmm", mixw, ADAPTED_WEIGHT)
+            weights = self.work / f"mixw-{out.name}"
+            sphinxtrain.map_adapt(hmm, prepared, acc.accum_dir, out / "hmm", weights, MAP_TAU)
+            means = sphinxtrain.read_gaussians(out / "hmm" / "means")
+            mixw = sphinxtrain.read_mixture_weights(weights)
+        sphinxtrain.pair_with_base(hmm, prepared, out / "hmm", means, mixw, ADAPTED_WEIGHT)
         return {
             "method": method,
             "utterances": len(used),

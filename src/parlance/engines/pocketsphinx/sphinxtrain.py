@@ -236,14 +236,18 @@ def write_gaussians(path: Path, array: np.ndarray) -> None:
     write_s3(path, (n_mgau, n_feat, n_density, *[veclen] * n_feat), array)
 
 
+def copy_model(hmm: Path, out: Path, names: tuple[str, ...]) -> None:
+    out.mkdir()
+    for name in names:
+        shutil.copy2(hmm / name, out / name)
+
+
 def map_adapt(hmm: Path, prepared: Path, accum: Path, out: Path, mixw: Path, tau: float) -> None:
     """A MAP-adapted copy of `hmm` in `out` (PocketSphinx reads float mixture weights when there is no
     sendump); its float mixture weights go to `mixw`. A fixed prior weight `tau` (instead of map_adapt's
     default Bayesian means, which follow the data alone) keeps every Gaussian near the base model unless
     the data say otherwise many times."""
-    out.mkdir()
-    for name in ("feat.params", "mdef", "noisedict"):
-        shutil.copy2(hmm / name, out / name)
+    copy_model(hmm, out, ("feat.params", "mdef", "noisedict"))
     args = [tool("map_adapt"), "-moddeffn", str(prepared / "mdef.txt"), "-ts2cbfn", ".ptm."]
     args += ["-meanfn", str(hmm / "means"), "-varfn", str(hmm / "variances")]
     args += ["-mixwfn", str(prepared / "mixture_weights"), "-tmatfn", str(hmm / "transition_matrices")]
@@ -253,24 +257,42 @@ def map_adapt(hmm: Path, prepared: Path, accum: Path, out: Path, mixw: Path, tau
     run_tool(args)
 
 
-def pair_with_base(hmm: Path, prepared: Path, adapted: Path, mixw: Path, weight: float) -> None:
-    """Turn the MAP model in `adapted` into one whose codebooks hold the base Gaussians and the adapted
-    ones side by side (128 + 128 per phone), each senone weighting the base mixture by 1 - `weight` and
-    the adapted one by `weight`. A frame of the adapted speaker lies near the adapted Gaussians, so their
-    term decides its score; a frame of anybody else keeps the base model's (a plain MAP model moves the
-    shared Gaussians for every speaker). The base variances are kept for both halves: the adapted ones,
+def pair_with_base(hmm: Path, prepared: Path, out: Path, means: np.ndarray, mixw: np.ndarray, weight: float) -> None:
+    """Write into `out` codebooks that hold the base Gaussians and the adapted ones (`means`) side by side
+    (128 + 128 per phone), each senone weighting the base mixture by 1 - `weight` and the adapted one
+    (`mixw`) by `weight`. A frame of the adapted speaker lies near the adapted Gaussians, so their term
+    decides its score; a frame of anybody else keeps the base model's (a plain MAP model or an MLLR
+    transform moves the Gaussians every speaker shares). The base variances serve both halves: MAP's,
     estimated from one voice, are narrower than its next utterances need."""
-    means = np.concatenate([read_gaussians(hmm / "means"), read_gaussians(adapted / "means")], axis=2)
+    write_gaussians(out / "means", np.concatenate([read_gaussians(hmm / "means"), means], axis=2))
     variances = read_gaussians(hmm / "variances")
-    write_gaussians(adapted / "means", means)
-    write_gaussians(adapted / "variances", np.concatenate([variances, variances], axis=2))
-    paired = adapted.parent / f"{adapted.name}.mixture_weights"
-    both = [(1 - weight) * read_mixture_weights(prepared / "mixture_weights"), weight * read_mixture_weights(mixw)]
-    write_s3_array(paired, np.concatenate(both, axis=2).astype(np.float32))
+    write_gaussians(out / "variances", np.concatenate([variances, variances], axis=2))
+    paired = out.parent / f"{out.name}.mixture_weights"
+    base = read_mixture_weights(prepared / "mixture_weights")
+    write_s3_array(paired, np.concatenate([(1 - weight) * base, weight * mixw], axis=2).astype(np.float32))
     try:
-        sendump(prepared, paired, adapted / "sendump")
+        sendump(prepared, paired, out / "sendump")
     finally:
         paired.unlink(missing_ok=True)
+
+
+def mllr_means(hmm: Path, transform: Path) -> np.ndarray:
+    """The base means moved by a one-class MLLR transform as PocketSphinx applies one (`ms_gauden.c`: per
+    stream, mean' = A mean + b; file format `ps_mllr.c`: classes, streams, then per stream its length, A,
+    b and a variance scale, which is not used here, as the variances stay the base ones)."""
+    values = transform.read_text().split()
+    if int(values[0]) != 1:
+        raise EngineFailure(f"{transform.name}: only one-class MLLR transforms are supported")
+    means = read_gaussians(hmm / "means")
+    moved = means.copy()
+    pos = 2
+    for stream in range(int(values[1])):
+        size = int(values[pos])
+        a = np.array(values[pos + 1 : pos + 1 + size * size], np.float64).reshape(size, size)
+        b = np.array(values[pos + 1 + size * size : pos + 1 + size * size + size], np.float64)
+        moved[:, stream] = means[:, stream] @ a.T + b
+        pos += 1 + size * size + 2 * size
+    return moved
 
 
 def read_mixture_weights(path: Path) -> np.ndarray:
