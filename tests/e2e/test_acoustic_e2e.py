@@ -1,6 +1,7 @@
 """Custom acoustic models end to end with the real PocketSphinx engine and the SphinxTrain tools:
 create, add a zip with transcripts, train with a custom language model, recognize with both (better than
-without on the adapted voice), and the `parlance acoustic` CLI."""
+without on the adapted voice), the `parlance acoustic` CLI, then a new base version and seed 000's upgrade of
+both models."""
 
 from __future__ import annotations
 
@@ -16,11 +17,13 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from ibm_cloud_sdk_core import ApiException
 from ibm_watson import SpeechToTextV1
 
 from bench.acoustic import TEST_SENTENCES, adaptation_text, edit_distance, words
 from tests.api.test_recognize_api import sdk
 from tests.conftest import LiveServer, free_port, wait_until_up
+from tests.e2e.test_upgrade_e2e import install, make_version
 
 pytestmark = pytest.mark.slow
 SYNTH = Path(__file__).resolve().parents[1] / "data" / "synth.sh"
@@ -130,3 +133,27 @@ def test_adapt_to_a_voice_with_a_zip_and_a_language_model(server: LiveServer) ->
         [sys.executable, "-m", "parlance", "acoustic", "upgrade", am], capture_output=True, text=True, env=env
     )
     assert out.returncode != 0 and "up-to-date" in out.stderr
+
+    # seed 000: a new base version arrives; the language model is upgraded first, then the acoustic model,
+    # then the acoustic model again with the upgraded language model (nothing changed after that: force)
+    v2 = f"{PG}.v2099-03-01"
+    install(server.data_dir, make_version(PG, "2099-03-01", folder / "v2"))
+    with pytest.raises(ApiException) as err:
+        stt.upgrade_acoustic_model(am, custom_language_model_id=lm)
+    assert err.value.status_code == 400 and "upgrade the language model first" in err.value.message
+    stt.upgrade_language_model(lm).get_result()
+    assert wait(lambda: stt.get_language_model(lm), {"available"})["versions"][-1] == v2
+    stt.upgrade_acoustic_model(am).get_result()
+    assert wait(lambda: stt.get_acoustic_model(am), {"available", "failed"})["versions"][-1] == v2
+    stt.upgrade_acoustic_model(am, custom_language_model_id=lm).get_result()
+    assert wait(lambda: stt.get_acoustic_model(am), {"available", "failed"})["status"] == "available"
+    with pytest.raises(ApiException) as err:
+        stt.upgrade_acoustic_model(am, custom_language_model_id=lm)
+    assert err.value.status_code == 400 and err.value.message == "No input data modified since last training"
+    stt.upgrade_acoustic_model(am, custom_language_model_id=lm, force=True).get_result()
+    assert wait(lambda: stt.get_acoustic_model(am), {"available", "failed"})["status"] == "available"
+    # both on the new version: no "previous version" warning, and the adapted model still helps as much
+    both = {"language_customization_id": lm, "acoustic_customization_id": am}
+    result = stt.recognize(io.BytesIO(speak(voice, TEST_SENTENCES[0], folder, "t0")), content_type="audio/wav", **both)
+    assert "warnings" not in result.get_result()
+    assert wer(**both) < before * 0.8
