@@ -1,6 +1,6 @@
 """Custom acoustic models on en-US_BroadbandModel: WER before/after adaptation, per synthetic voice.
 
-For each voice, adaptation speech (>= --minutes of it: the finance corpus plus generated sentences) is
+For each voice, adaptation speech (>= --minutes of it: the five customization domains' corpora, shuffled) is
 synthesized with tests/data/synth.sh, the PocketSphinx engine adapts on it with transcripts and without,
 and 60 held-out sentences (disjoint text) of the same voice and of the next voice of the ring (VOICES) are
 recognized with the base and the adapted model. Without transcripts, the audio is first decoded as the

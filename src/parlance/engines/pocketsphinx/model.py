@@ -78,7 +78,7 @@ class PocketSphinxModel:
         from pocketsphinx import Decoder
 
         config: dict[str, Any] = {"hmm": str(self.files["hmm"]), "dict": dict_path, "loglevel": "FATAL"}
-        if acoustic:  # a custom acoustic model: a MAP-adapted model and/or an MLLR transform
+        if acoustic:  # a custom acoustic model: a paired model (hmm/), or an earlier version's MLLR transform
             adapted = Path(acoustic)
             if (adapted / "hmm").is_dir():
                 config["hmm"] = str(adapted / "hmm")

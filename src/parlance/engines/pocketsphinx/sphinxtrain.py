@@ -214,8 +214,8 @@ def read_s3_header(path: Path) -> tuple[bytes, int]:
     """A Sphinx-3 binary parameter file's bytes and the offset just past its header and byte-order magic.
     (These files are written here or by map_adapt on this machine: little-endian, no checksum read.)"""
     data = path.read_bytes()
-    offset = data.index(b"endhdr\n") + len(b"endhdr\n")
-    if struct.unpack_from("<i", data, offset)[0] != 0x11223344:
+    offset = data.find(b"endhdr\n") + len(b"endhdr\n")
+    if offset < len(b"endhdr\n") or data[offset : offset + 4] != struct.pack("<i", 0x11223344):
         raise EngineFailure(f"{path.name}: not a little-endian Sphinx-3 parameter file")
     return data, offset + 4
 
