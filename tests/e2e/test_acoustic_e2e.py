@@ -31,8 +31,10 @@ PG = "en-US_BroadbandModel"
 
 
 def speak(voice: str, text: str, folder: Path, name: str) -> bytes:
+    """`text` spoken by `voice`, synthesized once per name (the test sentences are heard several times)."""
     out = folder / f"{name}.wav"
-    subprocess.run(["bash", str(SYNTH), voice, str(out), text], check=True, capture_output=True)
+    if not out.exists():
+        subprocess.run(["bash", str(SYNTH), voice, str(out), text], check=True, capture_output=True)
     return out.read_bytes()
 
 
