@@ -45,7 +45,7 @@ MODELS = ("en-US_BroadbandModel", "en-US_Multimedia")
 TARGETS = {"en-US_BroadbandModel": (1.0, 0.5), "en-US_Multimedia": (1.5, 1.5)}  # final, first interim (s)
 MEMORY_AT = (60, 300, 600)
 MATCH_SLACK = 0.5  # s around a phrase within which a result's middle places it there
-SHOW_SLOWEST = 8  # phrases listed with the longest final latency
+SHOW_SLOWEST = 8  # phrases listed with the longest final latency (and half as many with the latest interim)
 
 
 @dataclass
@@ -59,7 +59,8 @@ class Phrase:
 @dataclass
 class Stream:
     pcm: bytes
-    phrases: list[Phrase]
+    phrases: list[Phrase]  # those whose speech ends within the stream
+    cut: int = 0  # phrases whose speech the stream's end cuts off (each gives a final result of its own)
 
     @property
     def seconds(self) -> float:
@@ -95,8 +96,9 @@ def make_stream(seconds: float) -> Stream:
             parts += [clip, pause]
             at += (len(clip) + len(pause)) / RATE
     audio = np.concatenate(parts)[: int(seconds * RATE)]
+    cut = sum(1 for p in phrases if p.start < seconds <= p.end)
     phrases = [p for p in phrases if p.end < seconds]
-    return Stream((audio * 32767).astype("<i2").tobytes(), phrases)
+    return Stream((audio * 32767).astype("<i2").tobytes(), phrases, cut)
 
 
 def cpu_seconds(pid: int) -> float:
@@ -162,6 +164,7 @@ def summarize(run: Run, audio: Stream, sync: list[dict[str, Any]]) -> dict[str, 
             first_interim.append(times[0] - phrase.start)
             intervals += list(np.diff(times))
         slowest.append((t - phrase.end, times[0] - phrase.start if times else None, index, phrase))
+    late = sorted((row for row in slowest if row[1] is not None), key=lambda row: -row[1])[: SHOW_SLOWEST // 2]
     slowest.sort(key=lambda row: -row[0])
     reference = " ".join(p.reference for p in audio.phrases)
     streamed = results_transcript([r for _, r in sorted(finals.values(), key=lambda x: x[0])])
@@ -174,7 +177,9 @@ def summarize(run: Run, audio: Stream, sync: list[dict[str, Any]]) -> dict[str, 
         "wer_sync": percent_wer(reference, results_transcript(sync)),
         "finals": len(run.finals),
         "phrases": len(audio.phrases),
+        "cut_by_the_end": audio.cut,
         "slowest": slowest[:SHOW_SLOWEST],
+        "late_interims": late,
     }
 
 
@@ -217,7 +222,7 @@ def main() -> None:
         print(f"# {model}: {json.dumps({k: v for k, v in summary.items() if not isinstance(v, list)})}", flush=True)
         if run.error:
             print(f"# {model}: error {run.error}", flush=True)
-        for latency, interim, index, phrase in summary["slowest"]:
+        for latency, interim, index, phrase in summary["slowest"] + summary["late_interims"]:
             first = "-" if interim is None else f"{interim:.2f}"
             print(
                 f"#   result {index}: final {latency:.2f} s, first interim {first} s; {phrase.clip} "

@@ -50,6 +50,21 @@ def test_samples_come_while_the_bytes_arrive(speech: np.ndarray) -> None:
     assert sum(len(c) for c in decoder.feed(data[: len(data) // 2])) > len(speech) // 3
 
 
+@pytest.mark.parametrize("order", ["<", ">"])
+def test_l16_without_endianness_streams_as_soon_as_its_samples_tell_the_byte_order(
+    speech: np.ndarray, order: str
+) -> None:
+    data = (speech * 20000).astype(f"{order}i2").tobytes()
+    decoder = StreamDecoder("audio/l16;rate=16000")
+    piece = 3200  # 100 ms, as a live client sends
+    out = [decoder.feed(data[at : at + piece]) for at in range(0, 10 * piece, piece)]
+    first = next(i for i, chunks in enumerate(out) if chunks)
+    assert first < 5  # not after a second of audio (the longest it waits for a clear vote)
+    expected = decode_audio(data, f"audio/l16;rate=16000;endianness={'little' if order == '<' else 'big'}-endian")
+    got = np.concatenate([c for chunks in out for c in chunks])
+    assert np.array_equal(got, expected[: len(got)])
+
+
 def test_nothing_or_a_bad_header_is_invalid_audio() -> None:
     with pytest.raises(InvalidAudio, match="empty"):
         StreamDecoder("audio/wav").finish()

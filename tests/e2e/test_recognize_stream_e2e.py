@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-from bench.whisper_eval import librivox_samples, percent_wer, results_transcript
+from bench.whisper_eval import librivox_samples
 from tests.api.test_recognize_stream_api import stream
 from tests.conftest import LiveServer
 from tests.e2e.test_recognition_e2e import NG, PG, client
@@ -64,17 +64,6 @@ def test_sdk_callback_gets_interim_then_final_results_per_phrase_in_watsons_orde
     sync.set_http_config({"timeout": 600})  # two minutes of audio on a busy machine
     expected = sync.recognize(audio, content_type="audio/wav", model=model, timestamps=True).get_result()["results"]
     streamed = [m["results"][0] for m in finals]
-    if model == NG:  # each phrase decoded once, as `recognize` decodes it: the same results, in the same order
-        assert streamed == expected
-        return
-    # PocketSphinx decodes phrases longer than 3 s live, normalized with a running estimate (see
-    # services/recognition_stream.py): the same phrases, and on these clips a few points of WER from
-    # `recognize` (2.9 measured; issue 16 asks for 1): this bound catches a regression, not the target.
-    assert len(streamed) == len(expected)
-    for ours, theirs in zip(streamed, expected, strict=True):  # the same phrase, though maybe not its first word
-        assert abs(ours["alternatives"][0]["timestamps"][0][1] - theirs["alternatives"][0]["timestamps"][0][1]) < 0.5
-    reference = " ".join(itertools.islice(itertools.cycle(s.reference for s in librivox_samples()), 14))
-    assert (
-        percent_wer(reference, results_transcript(streamed))
-        <= percent_wer(reference, results_transcript(expected)) + 4.0
-    )
+    # Each phrase decoded once, as `recognize` decodes it (PocketSphinx's long phrases in the background, and
+    # the SDK sends faster than real time, so that decoding is always waited for): the same results, in order.
+    assert streamed == expected

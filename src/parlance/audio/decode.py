@@ -237,10 +237,16 @@ def _detect_byteorder(body: bytes, channels: int) -> str:
     """
     frame_bytes = 2 * channels
     probe = body[: min(len(body) // frame_bytes, SAMPLE_RATE * _SNIFF_PROBE_SECONDS) * frame_bytes]
-    steps = {order: _steps(np.frombuffer(probe, dtype=f"{order}i2"), channels) for order in "<>"}
-    little_smoother = int(np.count_nonzero(steps["<"] < steps[">"]))
-    big_smoother = int(np.count_nonzero(steps[">"] < steps["<"]))
-    return "<" if little_smoother >= big_smoother else ">"
+    little, big = byteorder_votes(probe, channels)
+    return "<" if little >= big else ">"
+
+
+def byteorder_votes(body: bytes, channels: int) -> tuple[int, int]:
+    """How many samples step less from the one before read little-endian, and how many read big-endian
+    (exact silence votes for neither)."""
+    body = body[: len(body) // (2 * channels) * 2 * channels]
+    steps = {order: _steps(np.frombuffer(body, dtype=f"{order}i2"), channels) for order in "<>"}
+    return int(np.count_nonzero(steps["<"] < steps[">"])), int(np.count_nonzero(steps[">"] < steps["<"]))
 
 
 def _steps(pcm: np.ndarray, channels: int) -> np.ndarray:

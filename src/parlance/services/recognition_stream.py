@@ -7,15 +7,19 @@ second of audio stay flat however long the session lasts. The segments are `reco
 
 Final results, engines that decode incrementally (PocketSphinx): the phrase's samples go to a live decoder
 as they arrive, from where its segment will start up to where it surely reaches
-(`UtteranceSplitter.open_span`), so at the phrase's end only the search's last step is left (decoding a
-7 s phrase whole takes a second, more than the 0.2 s left after the 0.8 s of silence). Live decoding
+(`UtteranceSplitter.open_span`), so at the phrase's end only the search's last step is left. Live decoding
 normalizes the cepstra with a running estimate, which each phrase hands to the next (`channel`); the
 first phrase of a stream learns one from its first second (`PRIME_CHANNEL`) and is decoded again from its
 start with it (0.15 s of work, once per stream). That is not what decoding a phrase whole does (it
 normalizes by the phrase's own mean, known only at its end): given that mean, the live decoder gives the
 whole decoding's words; given the running estimate, it gained on some voices and lost on others (WER
-from -4 to +7 points on the LibriVox clips and four flite voices, `bench/live_cmn.py`). So phrases short enough to
-be decoded whole in time (`WHOLE_PHRASE`) are decoded whole, as `recognize` decodes them.
+from -4 to +7 points on the LibriVox clips and four flite voices, `bench/live_cmn.py`; +4.3 on the LibriVox
+stream of `bench/streaming.py`). So a phrase is decoded whole, as `recognize` decodes it, whenever that
+can be done in time: always when it is short (`WHOLE_PHRASE`), and when it is longer if the stream's
+measured decoding speed says it will be done by `WHOLE_DUE` after its speech ended (audio sent faster than
+real time: always). The live decoder's result is the final one only for the phrases left (decoding a 7 s
+phrase whole takes 0.6 to 0.9 s on 2 shared cores, and about 0.6 s are left between the segment being
+known and the latency target).
 
 Final results, other engines (Whisper), and phrases decoded whole: once about a third of a second of
 silence follows a phrase, its segment is fixed if no more speech comes before `end_of_phrase_silence_time`
@@ -72,9 +76,16 @@ INTERIM_RETRY = 0.25  # seconds of audio before trying again when a phrase has n
 PAUSED = 0.1  # seconds of silence after which a phrase is not re-decoded for an interim result
 # Seconds of a stream's first phrase from which an incremental engine learns the channel (see the module)
 PRIME_CHANNEL = 1.0
-# Longest phrase an incremental engine still decodes whole: PocketSphinx decodes about 6 s of audio per
+# Longest phrase an incremental engine always decodes whole: PocketSphinx decodes about 6 s of audio per
 # second, so from a third of a second into the silence it is done before the 0.8 s of silence are.
 WHOLE_PHRASE = 3.0
+# A longer phrase is decoded whole as well when that is predicted to be done this many seconds after its
+# speech ended, at the audio's pace (the Broadband target is 1.0 s, and the result still has to be sent):
+# the prediction is the phrase's duration times the slowest of the stream's recent whole decodings per
+# second of audio (`_Speed`). Audio sent faster than real time leaves all the time needed.
+WHOLE_DUE = 0.85
+SPEED_KEPT = 5  # whole decodings whose speed `_Speed` keeps
+ASSUMED_SPEED = 0.25  # seconds per second of audio before one was measured (a third slower than measured)
 
 
 @dataclass
@@ -87,6 +98,19 @@ class _Live:
     @property
     def end(self) -> int:
         return self.start + self.decoder.fed
+
+
+@dataclass
+class _Speed:
+    """Seconds a whole decoding took per second of audio, for this stream's last few phrases."""
+
+    recent: list[float]
+
+    def note(self, seconds: float, duration: float) -> None:
+        self.recent = [*self.recent[-(SPEED_KEPT - 1) :], seconds / max(duration, 0.1)]
+
+    def predict(self, duration: float) -> float:
+        return max(self.recent or [ASSUMED_SPEED]) * duration
 
 
 @dataclass
@@ -126,6 +150,8 @@ class RecognitionStream:
         self._live: _Live | None = None
         self._channel: Channel | None = None  # what the last live decoder learned of the audio channel
         self._early: tuple[tuple[int, int], list[Alternative]] | None = None  # a segment decoded before its end
+        self._speed = _Speed([])
+        self._started: float | None = None  # when the first audio came: the audio's pace (`_decodes_whole`)
         self._shown: _Shown | None = None
         self._lock = threading.Lock()
         self._closed = False
@@ -144,6 +170,8 @@ class RecognitionStream:
         in progress when there is news. Fails with "No speech detected" once the audio since the last speech
         reaches `inactivity_timeout`."""
         with self._lock:
+            if self._started is None:
+                self._started = time.monotonic()
             messages = []
             for chunk in self._decoder.feed(data):
                 messages += self._finals(self._splitter.push(chunk))
@@ -211,12 +239,19 @@ class RecognitionStream:
     def _final(self, segment: Segment) -> dict[str, Any] | None:
         start = round(segment.start * SAMPLE_RATE)
         alternatives = self._finish_live(segment, start)
-        if alternatives is None and self._early is not None and self._early[0] == (start, len(segment.samples)):
+        if alternatives is None and self._early is not None and self._early[0] == _key(segment):
             alternatives = self._early[1]
         self._early = None
         if alternatives is None:
-            alternatives = self._model_().transcribe(segment.samples, self._prepared.options)
+            alternatives = self._decode_whole(segment)
         return self._result(segment, alternatives)
+
+    def _decode_whole(self, segment: Segment) -> list[Alternative]:
+        """The segment decoded as `recognize` decodes it, timed (`_Speed`)."""
+        started = time.perf_counter()
+        alternatives = self._model_().transcribe(segment.samples, self._prepared.options)
+        self._speed.note(time.perf_counter() - started, segment.duration)
+        return alternatives
 
     def _finish_live(self, segment: Segment, start: int) -> list[Alternative] | None:
         """The live decoder's result for the segment, if it decoded exactly the segment's start and the
@@ -228,17 +263,22 @@ class RecognitionStream:
         if live.start != start or live.end > end:  # a long utterance cut short, or not this segment
             live.decoder.close()
             return None
-        whole = self._decodes_whole(segment.duration)
+        whole = (self._early is not None and self._early[0] == _key(segment)) or self._decodes_whole(segment)
         live.decoder.feed(segment.samples[live.end - start :])
         alternatives = live.decoder.finish()
         self._channel = live.decoder.channel or self._channel
         return None if whole else alternatives
 
-    def _decodes_whole(self, duration: float) -> bool:
-        """Whether a phrase of `duration` s gets its final result from decoding it whole (see the module)."""
-        if not (self._per_phrase and self._incremental):
+    def _decodes_whole(self, segment: Segment) -> bool:
+        """Whether the open phrase, if it is `segment`, is decoded whole now (see the module)."""
+        if not (self._per_phrase and self._incremental) or self._channel is None:
             return True
-        return self._channel is None or duration <= WHOLE_PHRASE
+        if segment.duration <= WHOLE_PHRASE:
+            return True
+        predicted = self._speed.predict(segment.duration)
+        started = self._started if self._started is not None else time.monotonic()
+        due = started + segment.end - PAD_SECONDS + WHOLE_DUE  # when its speech ended, at the audio's pace
+        return time.monotonic() + predicted <= due
 
     def _result(self, segment: Segment, alternatives: list[Alternative]) -> dict[str, Any] | None:
         alternatives = self._service._selected(self._model_(), segment.samples, self._prepared, alternatives)
@@ -253,10 +293,9 @@ class RecognitionStream:
         if not self._per_phrase:
             return
         tentative = self._splitter.tentative()
-        if tentative is not None and self._decodes_whole(tentative.duration):
-            key = (round(tentative.start * SAMPLE_RATE), len(tentative.samples))
-            if self._early is None or self._early[0] != key:
-                self._early = (key, self._model_().transcribe(tentative.samples, self._prepared.options))
+        if tentative is not None and (self._early is None or self._early[0] != _key(tentative)):
+            if self._decodes_whole(tentative):
+                self._early = (_key(tentative), self._decode_whole(tentative))
         if not self._incremental:
             return
         span = self._splitter.open_span()
@@ -390,3 +429,8 @@ class RecognitionStream:
             message["warnings"] = warnings
             self._sent_warnings = True
         return message
+
+
+def _key(segment: Segment) -> tuple[int, int]:
+    """A segment's first sample and length: which phrase, and how much of it."""
+    return round(segment.start * SAMPLE_RATE), len(segment.samples)
