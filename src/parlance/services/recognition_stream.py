@@ -85,7 +85,7 @@ WHOLE_PHRASE = 3.0
 # second of audio (`_Speed`). Audio sent faster than real time leaves all the time needed.
 WHOLE_DUE = 0.85
 SPEED_KEPT = 5  # whole decodings whose speed `_Speed` keeps
-ASSUMED_SPEED = 0.25  # seconds per second of audio before one was measured (a third slower than measured)
+ASSUMED_SPEED = 0.25  # seconds per second of audio before one was measured (measured here: 0.09 to 0.17)
 
 
 @dataclass
