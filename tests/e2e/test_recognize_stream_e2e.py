@@ -64,6 +64,6 @@ def test_sdk_callback_gets_interim_then_final_results_per_phrase_in_watsons_orde
     sync.set_http_config({"timeout": 600})  # two minutes of audio on a busy machine
     expected = sync.recognize(audio, content_type="audio/wav", model=model, timestamps=True).get_result()["results"]
     streamed = [m["results"][0] for m in finals]
-    # Each phrase decoded once, as `recognize` decodes it (PocketSphinx's long phrases in the background, and
-    # the SDK sends faster than real time, so that decoding is always waited for): the same results, in order.
+    # Each phrase decoded once, as `recognize` decodes it: the SDK sends faster than real time, so PocketSphinx's
+    # long phrases are decoded whole too (`WHOLE_DUE` in services/recognition_stream.py). The same results, in order.
     assert streamed == expected
