@@ -44,6 +44,7 @@ from __future__ import annotations
 import math
 import threading
 import time
+from collections import deque
 from collections.abc import Sequence
 from concurrent.futures import Future
 from dataclasses import dataclass, replace
@@ -82,9 +83,9 @@ WHOLE_PHRASE = 3.0
 # A longer phrase is decoded whole as well when that is predicted to be done this many seconds after its
 # speech ended, at the audio's pace (the Broadband target is 1.0 s, and the result still has to be sent):
 # the prediction is the phrase's duration times the slowest of the stream's recent whole decodings per
-# second of audio (`_Speed`). Audio sent faster than real time leaves all the time needed.
+# second of audio (`_speeds`). Audio sent faster than real time leaves all the time needed.
 WHOLE_DUE = 0.85
-SPEED_KEPT = 5  # whole decodings whose speed `_Speed` keeps
+SPEED_KEPT = 5  # whole decodings whose speed is kept
 ASSUMED_SPEED = 0.25  # seconds per second of audio before one was measured (measured here: 0.09 to 0.17)
 
 
@@ -98,19 +99,6 @@ class _Live:
     @property
     def end(self) -> int:
         return self.start + self.decoder.fed
-
-
-@dataclass
-class _Speed:
-    """Seconds a whole decoding took per second of audio, for this stream's last few phrases."""
-
-    recent: list[float]
-
-    def note(self, seconds: float, duration: float) -> None:
-        self.recent = [*self.recent[-(SPEED_KEPT - 1) :], seconds / max(duration, 0.1)]
-
-    def predict(self, duration: float) -> float:
-        return max(self.recent or [ASSUMED_SPEED]) * duration
 
 
 @dataclass
@@ -150,7 +138,7 @@ class RecognitionStream:
         self._live: _Live | None = None
         self._channel: Channel | None = None  # what the last live decoder learned of the audio channel
         self._early: tuple[tuple[int, int], list[Alternative]] | None = None  # a segment decoded before its end
-        self._speed = _Speed([])
+        self._speeds: deque[float] = deque(maxlen=SPEED_KEPT)  # whole decodings' seconds per audio second
         self._started: float | None = None  # when the first audio came: the audio's pace (`_decodes_whole`)
         self._shown: _Shown | None = None
         self._lock = threading.Lock()
@@ -237,37 +225,39 @@ class RecognitionStream:
         return messages
 
     def _final(self, segment: Segment) -> dict[str, Any] | None:
-        start = round(segment.start * SAMPLE_RATE)
-        alternatives = self._finish_live(segment, start)
-        if alternatives is None and self._early is not None and self._early[0] == _key(segment):
-            alternatives = self._early[1]
+        early = self._early[1] if self._early is not None and self._early[0] == _key(segment) else None
         self._early = None
-        if alternatives is None:
+        whole = early is not None or self._decodes_whole(segment)  # before the live decoder updates the channel
+        live = self._finish_live(segment)
+        if early is not None:
+            alternatives = early
+        elif live is not None and not whole:
+            alternatives = live
+        else:
             alternatives = self._decode_whole(segment)
         return self._result(segment, alternatives)
 
     def _decode_whole(self, segment: Segment) -> list[Alternative]:
-        """The segment decoded as `recognize` decodes it, timed (`_Speed`)."""
+        """The segment decoded as `recognize` decodes it, timed (`_speeds`)."""
         started = time.perf_counter()
         alternatives = self._model_().transcribe(segment.samples, self._prepared.options)
-        self._speed.note(time.perf_counter() - started, segment.duration)
+        self._speeds.append((time.perf_counter() - started) / max(segment.duration, 0.1))
         return alternatives
 
-    def _finish_live(self, segment: Segment, start: int) -> list[Alternative] | None:
-        """The live decoder's result for the segment, if it decoded exactly the segment's start and the
-        segment is not one to decode whole; the channel it learned is kept either way."""
+    def _finish_live(self, segment: Segment) -> list[Alternative] | None:
+        """The live decoder's result for the segment, if it decoded exactly the segment from its start; the
+        channel it learned is kept."""
         live, self._live = self._live, None
         if live is None:
             return None
-        end = start + len(segment.samples)
-        if live.start != start or live.end > end:  # a long utterance cut short, or not this segment
+        start, length = _key(segment)
+        if live.start != start or live.end > start + length:  # a long utterance cut short, or not this segment
             live.decoder.close()
             return None
-        whole = (self._early is not None and self._early[0] == _key(segment)) or self._decodes_whole(segment)
         live.decoder.feed(segment.samples[live.end - start :])
         alternatives = live.decoder.finish()
         self._channel = live.decoder.channel or self._channel
-        return None if whole else alternatives
+        return alternatives
 
     def _decodes_whole(self, segment: Segment) -> bool:
         """Whether the open phrase, if it is `segment`, is decoded whole now (see the module)."""
@@ -275,7 +265,7 @@ class RecognitionStream:
             return True
         if segment.duration <= WHOLE_PHRASE:
             return True
-        predicted = self._speed.predict(segment.duration)
+        predicted = max(self._speeds, default=ASSUMED_SPEED) * segment.duration
         started = self._started if self._started is not None else time.monotonic()
         due = started + segment.end - PAD_SECONDS + WHOLE_DUE  # when its speech ended, at the audio's pace
         return time.monotonic() + predicted <= due
