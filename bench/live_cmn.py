@@ -1,14 +1,14 @@
 """Why PocketSphinx's streamed finals differ from `recognize`: cepstral mean normalization, measured.
 
-A phrase decoded whole is normalized by its own cepstral mean; a live decoder (the WebSocket) cannot know
-that mean until the phrase ends, and starts from an estimate. Per set of phrases (one speaker each, in
+A phrase decoded whole is normalized by the cepstral mean of its speech; a live decoder (the WebSocket)
+cannot know that mean until the speech ends, and starts from an estimate. Per set of phrases (one speaker each, in
 order, as one stream), WER of:
 
 - whole: each phrase decoded at once, as `recognize` does;
 - live, chained: fed in 100 ms pieces, each phrase starting from the mean the previous one ended with and
   the first from its own first second, as `services/recognition_stream.py` does;
-- live, own mean: fed in pieces but started from the phrase's own mean (known only afterwards): if this
-  equals "whole", the mean is the whole difference.
+- live, own mean: fed in pieces but started from the mean of the phrase's speech (`channel_of`, known once
+  the speech ends): it equals "whole", so the mean is the whole difference.
 
     python bench/live_cmn.py            # LibriVox clips, and flite voices on a domain's corpus sentences
 """
@@ -29,24 +29,15 @@ from whisper_eval import (
     percent_wer,
 )  # a sibling: `python bench/live_cmn.py` puts bench/ on sys.path
 
+from parlance.audio.vad import TRAILING_PAD
 from parlance.engines.base import DecodeOptions
 from parlance.engines.pocketsphinx import PocketSphinxEngine
-from parlance.engines.pocketsphinx.decoding import begin_utterance, to_pcm16
 from parlance.engines.pocketsphinx.version import builtin_version
 
 ROOT = Path(__file__).resolve().parents[1]
 SYNTH = ROOT / "tests" / "data" / "synth.sh"
 PIECE = 1600  # samples fed at a time (100 ms), as the WebSocket's frames
 PRIME = 16000  # the first phrase's first second
-
-
-def phrase_mean(pool: Any, audio: np.ndarray) -> str:
-    """The cepstral mean of the phrase, as decoding it whole computes it (features only, no search)."""
-    with pool.acquire() as decoder:
-        begin_utterance(decoder)
-        decoder.process_raw(to_pcm16(audio), no_search=True, full_utt=True)
-        decoder.end_utt()
-        return str(decoder.get_cmn(False))
 
 
 def live(model: Any, audio: np.ndarray, channel: str | None) -> tuple[str, str | None]:
@@ -58,7 +49,6 @@ def live(model: Any, audio: np.ndarray, channel: str | None) -> tuple[str, str |
 
 
 def compare(model: Any, phrases: list[tuple[np.ndarray, str]]) -> dict[str, float]:
-    pool, _ = model.decoder_pool(DecodeOptions())
     whole = [model.transcribe(a, DecodeOptions()) for a, _ in phrases]
     chained, channel = [], None
     for audio, _ in phrases:
@@ -66,7 +56,7 @@ def compare(model: Any, phrases: list[tuple[np.ndarray, str]]) -> dict[str, floa
             _, channel = live(model, audio[:PRIME], None)
         text, channel = live(model, audio, channel)
         chained.append(text)
-    own = [live(model, a, phrase_mean(pool, a))[0] for a, _ in phrases]
+    own = [live(model, a, model.channel_of(a[: len(a) - TRAILING_PAD], DecodeOptions()))[0] for a, _ in phrases]
     reference = " ".join(r for _, r in phrases)
 
     def wer(texts: list[str]) -> float:

@@ -13,7 +13,7 @@ import soundfile as sf
 
 from parlance.audio.decode import decode_parts, decoded_chunks
 from parlance.audio.utterances import UtteranceSplitter, loudest_speech
-from parlance.audio.vad import Segment, split_utterances
+from parlance.audio.vad import TRAILING_PAD, Segment, split_utterances
 from parlance.engines.base import SAMPLE_RATE
 
 
@@ -95,12 +95,14 @@ def test_decoded_chunks_are_the_samples_of_decode_parts(speech: np.ndarray) -> N
 def test_open_span_and_tentative_segment_foretell_each_segment(clips: list[np.ndarray], options: dict) -> None:
     """As 100 ms frames arrive (analysed frame by frame): each segment starts where the open span said and
     holds at least what it said was sure; and before it is returned, `tentative` gave exactly it while the
-    rest of its silence was still to come (when that silence is longer than its padding twice)."""
+    rest of its silence was still to come (when that silence is longer than its padding twice), and `ending`
+    its start and the end of its speech as soon as the speech paused."""
     audio = speech_with_pauses(clips, [0.4, 1.2, 2.0, 1.0, 0.9, 3.0, 1.6, 0.6, 2.2, 1.1], noise=0.003)
     splitter = UtteranceSplitter(step_frames=1, **options)
     span: tuple[int, int] | None = None
     tentative: Segment | None = None
-    early = 0
+    ending: tuple[int, int] | None = None
+    early = ended = 0
     out = []
     for i in itertools.chain(range(0, len(audio), 1600), [None]):
         segments = splitter.push(audio[i : i + 1600]) if i is not None else splitter.finish()
@@ -112,10 +114,15 @@ def test_open_span_and_tentative_segment_foretell_each_segment(clips: list[np.nd
                 assert (tentative.start, tentative.end) == (seg.start, seg.end)
                 assert np.array_equal(tentative.samples, seg.samples)
                 early += 1
+            if ending is not None and i is not None:
+                assert (ending[0], ending[1] + TRAILING_PAD) == (start, start + len(seg.samples))
+                ended += 1
             out.append(seg)
-            span = tentative = None
+            span = tentative = ending = None
         span = splitter.open_span() or span
         tentative = splitter.tentative()
+        ending = splitter.ending(0.09) or (ending if splitter.open_span() else None)
     assert same(out, split_utterances(audio, **options))
     if options.get("end_of_phrase_silence", 0.8) >= 0.5:  # twice the padding: the segment is known before
         assert early >= len(out) - 1  # all but perhaps the last (ended by the end of the audio) were foretold
+        assert ended >= len(out) - 1  # and their speech's end as soon as it paused

@@ -134,6 +134,7 @@ class UtteranceSplitter:
         self._open: tuple[int, int] | None = None  # frames of the first utterance not yet returned
         self._open_span: tuple[int, int] | None = None  # its segment's first frame, and how far it is certain
         self._tentative: tuple[int, int] | None = None  # its segment if no more speech comes (frames)
+        self._ending: tuple[int, int] | None = None  # its segment's start and speech's end while speech pauses
 
     @property
     def seconds(self) -> float:
@@ -175,6 +176,15 @@ class UtteranceSplitter:
         if self._tentative is None:
             return None
         return self._segment(*self._tentative, False)
+
+    def ending(self, pause: float) -> tuple[int, int] | None:
+        """While the open utterance's speech has paused for at least `pause` seconds: samples [start, end) of
+        its segment up to where its speech ends. If no more speech comes, its segment is these and
+        `TRAILING_PAD` samples more (a decoder that normalizes by the speech alone may start on it)."""
+        if self._ending is None or (self._count - self._ending[1]) * FRAME_SECONDS < pause - 1e-9:
+            return None
+        first, last = self._ending
+        return first * FRAME, last * FRAME
 
     def samples(self, first: int, last: int) -> np.ndarray:
         """A copy of samples [first, last) (absolute), which must still be kept."""
@@ -265,7 +275,7 @@ class UtteranceSplitter:
     def _follow_open(self, open_: tuple[int, int] | None, regions: list[tuple[int, int, int]], count: int) -> None:
         """Where the open utterance's segment starts, how far it surely reaches, and the whole segment once
         only the rest of the silence is missing (the same rules as `_complete`)."""
-        self._open_span = self._tentative = None
+        self._open_span = self._tentative = self._ending = None
         if open_ is None or self._off:
             return
         first, last = open_
@@ -281,7 +291,10 @@ class UtteranceSplitter:
         if (last + max(count, nearest)) // 2 < last + _PAD:
             return  # the padding may end halfway to speech that has not come yet (a short silence)
         high = last + _PAD
-        if high + _SMOOTH_REACH > count or high - low > self._limit:
+        if high - low > self._limit:
+            return
+        self._ending = (low, last)
+        if high + _SMOOTH_REACH > count:
             return
         if self._check_modulation and not _modulated(self._level[low - self._base : high - self._base]):
             return

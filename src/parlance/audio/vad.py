@@ -18,6 +18,9 @@ from parlance.engines.base import SAMPLE_RATE
 FRAME = 480  # samples per 30 ms frame at 16 kHz
 FRAME_SECONDS = FRAME / SAMPLE_RATE
 PAD_SECONDS = 0.25  # kept on each side of detected speech so word edges are not clipped
+# Samples of padding after a segment's speech (unless a neighbour or the audio's end is nearer): what a decoder
+# that normalizes by the speech alone leaves out, so a stream knows it as soon as the speech ends
+TRAILING_PAD = round(PAD_SECONDS / FRAME_SECONDS) * FRAME
 MIN_SPEECH_SECONDS = 0.15  # candidates with less speech are clicks or noise bursts
 ENERGY_FLOOR_DB = -60.0  # frames quieter than this (dBFS RMS) are never speech
 MAX_FLATNESS = 0.4  # spectral flatness: white noise ~0.56, voiced speech < 0.05

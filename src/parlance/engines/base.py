@@ -173,6 +173,11 @@ class IncrementalModel(Protocol):
 
     def open_utterance(self, options: DecodeOptions, channel: Channel | None = None) -> UtteranceDecoder: ...
 
+    def channel_of(self, speech: np.ndarray, options: DecodeOptions) -> Channel:
+        """The channel `transcribe` decodes a segment with, from its samples before `vad.TRAILING_PAD`: a decoder
+        opened with it gives `transcribe`'s result for the segment."""
+        ...
+
 
 class ParallelDecoder(Protocol):
     """A loaded model whose `transcribe` calls run in parallel, up to `parallel_decodes` at once (each on a

@@ -7,19 +7,21 @@ second of audio stay flat however long the session lasts. The segments are `reco
 
 Final results, engines that decode incrementally (PocketSphinx): the phrase's samples go to a live decoder
 as they arrive, from where its segment will start up to where it surely reaches
-(`UtteranceSplitter.open_span`), so at the phrase's end only the search's last step is left. Live decoding
-normalizes the cepstra with a running estimate, which each phrase hands to the next (`channel`); the
-first phrase of a stream learns one from its first second (`PRIME_CHANNEL`) and is decoded again from its
-start with it (0.15 s of work, once per stream). That is not what decoding a phrase whole does (it
-normalizes by the phrase's own mean, known only at its end): given that mean, the live decoder gives the
-whole decoding's words; given the running estimate, it gained on some voices and lost on others (WER
-from -4 to +7 points on the LibriVox clips and four flite voices, `bench/live_cmn.py`; +4.3 on the LibriVox
-stream of `bench/streaming.py`). So a phrase is decoded whole, as `recognize` decodes it, whenever that
-can be done in time: always when it is short (`WHOLE_PHRASE`), and when it is longer if the stream's
-measured decoding speed says it will be done by `WHOLE_DUE` after its speech ended (audio sent faster than
-real time: always). The live decoder's result is the final one only for the phrases left (decoding a 7 s
-phrase whole takes 0.6 to 0.9 s on 2 shared cores, and about 0.6 s are left between the segment being
-known and the latency target).
+(`UtteranceSplitter.open_span`), so at the phrase's end only the search's last step is left. `recognize`
+normalizes a segment's cepstra by the mean of its speech (`IncrementalModel.channel_of`: all but the
+trailing padding), and a live decoder given that mean gives `recognize`'s words exactly. So as soon as the
+speech pauses (`ENDING_PAUSE`), when the phrase may be ending, the live decoder starts again from the
+phrase's start with the mean of the speech so far and catches up (`CATCH_UP` of audio per piece that
+arrives, so that speech coming back is heard soon). If the phrase ends there, its final result is
+`recognize`'s, with only the last step left; if speech comes back, the decoder goes on with that mean until
+the next pause. A start again costs decoding the phrase so far (PocketSphinx takes 0.1 to 0.2 s per second
+of audio here), so it is made for a phrase up to `WHOLE_PHRASE` long, and for a longer one when the stream's
+measured decoding speed says it will be done by `WHOLE_DUE` after the speech ended at the audio's pace
+(audio sent faster than real time: always). Otherwise the decoder keeps the running estimate it started
+with, which each phrase hands to the next (`channel`; the stream's first phrase learns one from its first
+second, `PRIME_CHANNEL`, and is decoded again from its start with it), and its result is the final one:
+the running estimate gained on some voices and lost on others (WER from -4 to +7 points on the LibriVox clips
+and four flite voices, `bench/live_cmn.py`).
 
 Final results, other engines (Whisper), and phrases decoded whole: once about a third of a second of
 silence follows a phrase, its segment is fixed if no more speech comes before `end_of_phrase_silence_time`
@@ -27,7 +29,8 @@ is over (`UtteranceSplitter.tentative`), so it is decoded then, exactly as `reco
 final result is ready when the silence is complete. If speech comes back, that decoding is wasted and done
 again at the next pause.
 
-Interim results: the live decoder's partial hypothesis (nearly free). Other engines re-decode the phrase so
+Interim results: the live decoder's partial hypothesis (nearly free; none while it catches up after starting
+again). Other engines re-decode the phrase so
 far (greedily) about once a second of audio, twice as often with `low_latency`, on another engine worker, so
 that a re-decoding in progress never holds back a phrase's final decoding (its hypothesis is shown at the
 next feed after it is ready; one still running when the phrase ends is waited for and shown just before
@@ -45,14 +48,14 @@ import math
 import threading
 import time
 from collections import deque
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from concurrent.futures import Future
 from dataclasses import dataclass, replace
 from typing import Any, cast
 
 from parlance.audio.stream_decode import StreamDecoder
 from parlance.audio.utterances import UtteranceSplitter
-from parlance.audio.vad import PAD_SECONDS, Segment
+from parlance.audio.vad import PAD_SECONDS, TRAILING_PAD, Segment
 from parlance.engines.base import (
     SAMPLE_RATE,
     Alternative,
@@ -77,28 +80,42 @@ INTERIM_RETRY = 0.25  # seconds of audio before trying again when a phrase has n
 PAUSED = 0.1  # seconds of silence after which a phrase is not re-decoded for an interim result
 # Seconds of a stream's first phrase from which an incremental engine learns the channel (see the module)
 PRIME_CHANNEL = 1.0
-# Longest phrase an incremental engine always decodes whole: PocketSphinx decodes about 6 s of audio per
-# second, so from a third of a second into the silence it is done before the 0.8 s of silence are.
+# Longest phrase an incremental engine always decodes as `recognize` does (started again at a pause, or whole):
+# PocketSphinx decodes 5 to 10 s of audio per second here, so that is done before the 0.8 s of silence are.
 WHOLE_PHRASE = 3.0
-# A longer phrase is decoded whole as well when that is predicted to be done this many seconds after its
-# speech ended, at the audio's pace (the Broadband target is 1.0 s, and the result still has to be sent):
-# the prediction is the phrase's duration times the slowest of the stream's recent whole decodings per
-# second of audio (`_speeds`). Audio sent faster than real time leaves all the time needed.
+# A longer phrase is decoded as `recognize` does as well when that is predicted to be done this many seconds
+# after its speech ended, at the audio's pace (the Broadband target is 1.0 s, and the result still has to be
+# sent): the prediction is the phrase's duration times the slowest of the stream's recent such decodings per
+# second of audio (`_speeds`; with their median, 5.6 s phrases were decoded in time too, but one final came
+# 1.16 s after its phrase). Audio sent faster than real time leaves all the time needed.
 WHOLE_DUE = 0.85
+# Seconds of pause in a phrase's speech after which an incremental engine starts decoding it as `recognize`
+# will if the phrase ends there (wasted when speech resumes): a third of a second before its segment is known
+ENDING_PAUSE = 0.09
+CATCH_UP = 1.5  # seconds of the phrase such a decoding takes on per piece of audio (it stops when speech resumes)
 SPEED_KEPT = 5  # whole decodings whose speed is kept
 ASSUMED_SPEED = 0.25  # seconds per second of audio before one was measured (measured here: 0.09 to 0.17)
 
 
 @dataclass
 class _Live:
-    """The open phrase's incremental decoder, fed from sample `start` (absolute) on."""
+    """The open phrase's incremental decoder, fed from sample `start` (absolute) on: normalized by the stream's
+    channel, or after a pause in the phrase's speech by the mean of its speech up to `speech_end`; then, if the
+    phrase ends there, it decodes the phrase's segment as `recognize` does (`exact`)."""
 
     start: int
     decoder: UtteranceDecoder
+    speech_end: int | None = None
+    seconds: float = 0.0  # spent feeding it
 
     @property
     def end(self) -> int:
         return self.start + self.decoder.fed
+
+    @property
+    def exact(self) -> tuple[int, int] | None:
+        """The segment (`_key`) it decodes as `recognize` does, if any."""
+        return None if self.speech_end is None else (self.start, self.speech_end - self.start + TRAILING_PAD)
 
 
 @dataclass
@@ -120,9 +137,15 @@ class RecognitionStream:
     in one message at the end, the same as `recognize` gives for the same audio."""
 
     def __init__(
-        self, service: RecognitionService, prepared: Prepared, content_type: str | None, *, per_phrase: bool
+        self,
+        service: RecognitionService,
+        prepared: Prepared,
+        content_type: str | None,
+        *,
+        per_phrase: bool,
+        clock: Callable[[], float] = time.monotonic,  # what the audio's pace is measured by
     ) -> None:
-        self._service, self._prepared, self._per_phrase = service, prepared, per_phrase
+        self._service, self._prepared, self._per_phrase, self._clock = service, prepared, per_phrase, clock
         # 415 or 400 for a type or parameters refused. No duration limit: a stream lasts as long as audio comes.
         self._decoder = StreamDecoder(content_type, max_seconds=math.inf)
         # background_audio_suppression compares with the loudest speech so far (the whole audio is not here);
@@ -139,6 +162,7 @@ class RecognitionStream:
         self._channel: Channel | None = None  # what the last live decoder learned of the audio channel
         self._early: tuple[tuple[int, int], list[Alternative]] | None = None  # a segment decoded before its end
         self._speeds: deque[float] = deque(maxlen=SPEED_KEPT)  # whole decodings' seconds per audio second
+        self._live_work = [0.0, 0.0]  # seconds the live decoders took, seconds of audio they were fed
         self._started: float | None = None  # when the first audio came: the audio's pace (`_decodes_whole`)
         self._shown: _Shown | None = None
         self._lock = threading.Lock()
@@ -159,7 +183,7 @@ class RecognitionStream:
         reaches `inactivity_timeout`."""
         with self._lock:
             if self._started is None:
-                self._started = time.monotonic()
+                self._started = self._clock()
             messages = []
             for chunk in self._decoder.feed(data):
                 messages += self._finals(self._splitter.push(chunk))
@@ -227,7 +251,9 @@ class RecognitionStream:
     def _final(self, segment: Segment) -> dict[str, Any] | None:
         early = self._early[1] if self._early is not None and self._early[0] == _key(segment) else None
         self._early = None
-        whole = early is not None or self._decodes_whole(segment)  # before the live decoder updates the channel
+        exact = self._live is not None and self._live.exact == _key(segment)
+        # decided before the live decoder updates the channel
+        whole = early is None and not exact and self._decodes_whole(segment)
         live = self._finish_live(segment)
         if early is not None:
             alternatives = early
@@ -246,7 +272,7 @@ class RecognitionStream:
 
     def _finish_live(self, segment: Segment) -> list[Alternative] | None:
         """The live decoder's result for the segment, if it decoded exactly the segment from its start; the
-        channel it learned is kept."""
+        channel it learned is kept, and the speed of an exact decoder (`_speeds`)."""
         live, self._live = self._live, None
         if live is None:
             return None
@@ -254,8 +280,11 @@ class RecognitionStream:
         if live.start != start or live.end > start + length:  # a long utterance cut short, or not this segment
             live.decoder.close()
             return None
+        started = time.perf_counter()
         live.decoder.feed(segment.samples[live.end - start :])
         alternatives = live.decoder.finish()
+        if live.exact == (start, length):
+            self._speeds.append((live.seconds + time.perf_counter() - started) / max(segment.duration, 0.1))
         self._channel = live.decoder.channel or self._channel
         return alternatives
 
@@ -263,12 +292,20 @@ class RecognitionStream:
         """Whether the open phrase, if it is `segment`, is decoded whole now (see the module)."""
         if not (self._per_phrase and self._incremental) or self._channel is None:
             return True
-        if segment.duration <= WHOLE_PHRASE:
-            return True
-        predicted = max(self._speeds, default=ASSUMED_SPEED) * segment.duration
-        started = self._started if self._started is not None else time.monotonic()
-        due = started + segment.end - PAD_SECONDS + WHOLE_DUE  # when its speech ended, at the audio's pace
-        return time.monotonic() + predicted <= due
+        return segment.duration <= WHOLE_PHRASE or self._in_time(segment.duration, segment.end - PAD_SECONDS)
+
+    def _speed(self) -> float:
+        """Seconds of decoding per second of audio: the slowest of the recent whole decodings or, before one was
+        timed, the live decoders' so far (the same search, as the audio comes)."""
+        spent, fed = self._live_work
+        return max(self._speeds) if self._speeds else spent / fed if fed >= 1.0 else ASSUMED_SPEED
+
+    def _in_time(self, duration: float, speech_end: float) -> bool:
+        """Whether decoding `duration` seconds of phrase from now on is predicted to be done `WHOLE_DUE` after
+        `speech_end` (seconds into the stream), at the audio's pace."""
+        predicted = self._speed() * duration
+        now = self._clock()
+        return now + predicted <= (self._started if self._started is not None else now) + speech_end + WHOLE_DUE
 
     def _result(self, segment: Segment, alternatives: list[Alternative]) -> dict[str, Any] | None:
         alternatives = self._service._selected(self._model_(), segment.samples, self._prepared, alternatives)
@@ -284,7 +321,8 @@ class RecognitionStream:
             return
         tentative = self._splitter.tentative()
         if tentative is not None and (self._early is None or self._early[0] != _key(tentative)):
-            if self._decodes_whole(tentative):
+            exact = self._live is not None and self._live.exact == _key(tentative)
+            if not exact and self._decodes_whole(tentative):
                 self._early = (_key(tentative), self._decode_whole(tentative))
         if not self._incremental:
             return
@@ -293,12 +331,39 @@ class RecognitionStream:
             self._close_live()
         if span is None:
             return
+        paused = self._restart_at_pause(span[0])
         if self._live is None:
             self._live = self._open_live(span[0])
-        if span[1] > self._live.end:
-            self._live.decoder.feed(self._splitter.samples(self._live.end, span[1]))
-        if self._channel is None and self._live.decoder.fed >= PRIME_CHANNEL * SAMPLE_RATE:
+        live = self._live
+        target = sum(live.exact) if paused and live.exact is not None else span[1]
+        until = min(round(self._splitter.seconds * SAMPLE_RATE), target, live.end + round(CATCH_UP * SAMPLE_RATE))
+        if until > live.end:
+            started, fed = time.perf_counter(), until - live.end
+            live.decoder.feed(self._splitter.samples(live.end, until))
+            live.seconds += time.perf_counter() - started
+            if live.speech_end is None:
+                self._live_work[0] += time.perf_counter() - started
+                self._live_work[1] += fed / SAMPLE_RATE
+        if self._channel is None and live.speech_end is None and live.decoder.fed >= PRIME_CHANNEL * SAMPLE_RATE:
             self._prime_channel(span)
+
+    def _restart_at_pause(self, start: int) -> bool:
+        """Whether the open phrase's speech pauses (`ENDING_PAUSE`). At a new pause, the live decoder starts again
+        from the phrase's start normalized by the mean of its speech so far, as `recognize` will normalize the
+        phrase's segment if it ends there, when that decoding is predicted to be done in time (see the module)."""
+        ending = self._splitter.ending(ENDING_PAUSE)
+        if ending is None or ending[0] != start:
+            return False
+        if self._live is not None and self._live.speech_end == ending[1]:
+            return True
+        duration = (ending[1] - start + TRAILING_PAD) / SAMPLE_RATE
+        if duration > WHOLE_PHRASE and not self._in_time(duration, ending[1] / SAMPLE_RATE):
+            return True
+        self._close_live()
+        model = cast(IncrementalModel, self._model_())
+        channel = model.channel_of(self._splitter.samples(start, ending[1]), self._prepared.options)
+        self._live = _Live(start, model.open_utterance(self._prepared.options, channel), ending[1])
+        return True
 
     def _prime_channel(self, span: tuple[int, int]) -> None:
         """Learn the channel from the stream's first second of phrase and decode that phrase again with it."""
@@ -360,8 +425,9 @@ class RecognitionStream:
         if self._early is not None and self._early[0][0] == shown.phrase:
             early = self._early[1]  # decoded already: the phrase if it ends now
             return early[0] if early else None
-        if self._live is not None:
-            return self._live.decoder.partial()
+        if self._live is not None:  # None while it catches up after a restart: what it heard so far is less
+            behind = self._live.end + SAMPLE_RATE // 4 < (self._splitter.open_span() or (0, 0))[1]
+            return None if behind else self._live.decoder.partial()
         if shown.pending is not None:
             return self._redecoded(shown) if shown.pending.done() else None
         seconds = self._splitter.seconds

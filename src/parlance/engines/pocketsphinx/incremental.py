@@ -5,10 +5,11 @@ and, at the utterance's end, `end_utt` and the result building are all that is l
 decoding a 7 s phrase whole takes a second). The pieces get the same dither draws as the whole utterance
 would (one generator for all of them).
 
-The one difference from `transcribe` is cepstral mean normalization: a whole utterance is normalized
-by its own mean, a live one by an estimate it starts from: the acoustic model's `cmninit`, or the mean the
-stream's previous utterance ended with (`channel`). Started from the utterance's own mean it gives
-`transcribe`'s words exactly (`bench/live_cmn.py`).
+Cepstral mean normalization: `transcribe` normalizes a segment by the mean of its speech (all but the
+trailing padding, `PocketSphinxModel.channel_of`), a live utterance by the channel it is opened with. Opened
+with that mean it gives `transcribe`'s words exactly (a stream knows the mean once the speech pauses);
+opened with the mean the stream's previous utterance ended with (`channel`), or the acoustic model's
+`cmninit`, it starts from an estimate (`bench/live_cmn.py`).
 """
 
 from __future__ import annotations

@@ -22,6 +22,7 @@ from typing import Any
 
 import numpy as np
 
+from parlance.audio.vad import TRAILING_PAD
 from parlance.engines.base import Alternative, Channel, CustomArtifact, DecodeOptions, ModelVersion
 from parlance.engines.pocketsphinx import trigram_lm
 from parlance.engines.pocketsphinx.decoder_pool import DecoderPool
@@ -126,12 +127,10 @@ class PocketSphinxModel:
         with self._reweight_lock:
             if key in self._reweighted and self._reweighted[key].exists():
                 return self._reweighted[key]
-            if self._tmp is None:
-                self._tmp = tempfile.TemporaryDirectory(prefix="parlance-sphinx-")
             custom = trigram_lm.TrigramLM.load(path / "custom_lm.npz")
             base = trigram_lm.load_base_lm(self.files["lm"])
             base = base.extend_vocabulary(custom.words[base.size :])
-            out = Path(self._tmp.name) / f"{hashlib.sha1(key[0].encode()).hexdigest()[:16]}-{key[1]}.lm.bin"
+            out = self._scratch() / f"{hashlib.sha1(key[0].encode()).hexdigest()[:16]}-{key[1]}.lm.bin"
             mixed = trigram_lm.interpolate(base, custom, weight)
             ids = custom.word_ids()
             boosted = np.array([ids[w] for w in meta.get("boosted", ()) if w in ids], dtype=np.int64)
@@ -146,11 +145,39 @@ class PocketSphinxModel:
         if audio.size == 0:
             return []
         pool, display = self.decoder_pool(options)
+        mean = self.channel_of(audio[: max(audio.size - TRAILING_PAD, audio.size // 2)], options)
         with pool.acquire() as decoder:
             begin_utterance(decoder)
-            decoder.process_raw(to_pcm16(audio), full_utt=True)
+            decoder.set_cmn(mean)
+            decoder.process_raw(to_pcm16(audio), full_utt=False)
             decoder.end_utt()
             return self.results(decoder, options, display)
+
+    def channel_of(self, speech: np.ndarray, options: DecodeOptions) -> str:
+        """What `transcribe` normalizes a segment by, from its samples before `TRAILING_PAD`: their cepstral mean.
+        A segment is normalized by its speech's mean, which a stream knows as soon as the speech ends (with the
+        padding it would take `TRAILING_PAD` longer). On LibriVox and four flite voices the WER was as with the
+        whole segment's mean (2026-12-08; the five sets' WER summed: 250.7 whole, 246.0 without the padding)."""
+        with self._mean_pool(options).acquire() as decoder:
+            begin_utterance(decoder)
+            decoder.process_raw(to_pcm16(checked_audio(speech)), no_search=True, full_utt=True)
+            decoder.end_utt()
+            return str(decoder.get_cmn(False))
+
+    def _mean_pool(self, options: DecodeOptions) -> DecoderPool:
+        """Decoders for cepstral means only. `end_utt` searches the frames of a `no_search` utterance (ending it
+        otherwise crashes): with a one-word grammar that takes 10 ms for 7 s, not the 0.7 s of the language model."""
+        with self._reweight_lock:
+            grammar = self._scratch() / "mean.jsgf"
+            if not grammar.exists():
+                grammar.write_text("#JSGF V1.0;\ngrammar mean;\npublic <mean> = a;\n")
+        return self._pool(str(self.files["dict"]), "", str(grammar), str(options.acoustic or ""))
+
+    def _scratch(self) -> Path:
+        """This model's directory of built files (removed with the model)."""
+        if self._tmp is None:
+            self._tmp = tempfile.TemporaryDirectory(prefix="parlance-sphinx-")
+        return Path(self._tmp.name)
 
     def open_utterance(self, options: DecodeOptions, channel: Channel | None = None) -> SphinxUtterance:
         """An utterance decoded as its audio arrives (the WebSocket): see `incremental`."""
