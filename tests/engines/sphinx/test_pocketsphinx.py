@@ -389,6 +389,23 @@ def test_a_decoder_opened_with_the_speechs_channel_gives_the_whole_decodings_res
 
 
 @needs_librivox
+def test_a_new_decoders_first_utterance_decodes_as_its_later_ones(librivox) -> None:
+    """Word confidences of a new decoder's first utterance differed in the fifth digit (the phone-loop search's
+    first state), so a stream's restarted decoder and `recognize` could disagree; each decoder is warmed once."""
+    options = DecodeOptions(word_alternatives=True)
+    fresh = PocketSphinxEngine().load(builtin_version())
+    audio = librivox[0][0]
+    assert fresh.transcribe(audio, options) == fresh.transcribe(audio, options)
+
+
+def test_a_segment_too_short_for_a_frame_of_speech_is_normalized_by_the_models_mean(model) -> None:
+    """No frame to average (an empty or 1-sample speech part gave NaN means): the acoustic model's own mean."""
+    for n in (0, 1, 50, 700):
+        assert "nan" not in model.channel_of(np.zeros(n, dtype=np.float32), BASE).lower()
+        assert model.transcribe(np.zeros(n, dtype=np.float32), BASE) == []
+
+
+@needs_librivox
 def test_results_do_not_depend_on_what_a_pooled_decoder_decoded_before(model, librivox) -> None:
     """Decoders are reused; each utterance starts as on a new decoder, so the same samples give the same
     result whatever came before (it did not before the front end was re-initialized per utterance)."""
