@@ -35,7 +35,7 @@ def fake_version(base: str, engine: str, day: int = 1, tmp: Path | None = None) 
 
 
 class _Loaded:
-    def transcribe(self, audio: np.ndarray, options: DecodeOptions) -> list[Alternative]:
+    def transcribe(self, audio: np.ndarray, options: DecodeOptions, *, speech: int | None = None) -> list[Alternative]:
         seconds = len(audio) / SAMPLE_RATE
         words = ["hello", "world"]
         if options.custom is not None:

@@ -155,7 +155,7 @@ class _Held:
     def __init__(self, started: threading.Event, release: threading.Event) -> None:
         self.started, self.release = started, release
 
-    def transcribe(self, audio: np.ndarray, options: DecodeOptions) -> list:  # type: ignore[type-arg]
+    def transcribe(self, audio: np.ndarray, options: DecodeOptions, *, speech: int | None = None) -> list:  # type: ignore[type-arg]
         self.started.set()
         self.release.wait(10)
         return []

@@ -25,7 +25,7 @@ from tests.fakes import FakeEngine, fake_version
 class _Identifier:
     """A fake model that says every audio is Korean, 2:1 over Thai (which no model serves) and 1:1 over Japanese."""
 
-    def transcribe(self, audio: np.ndarray, options: object) -> list:
+    def transcribe(self, audio: np.ndarray, options: object, *, speech: int | None = None) -> list:
         return []
 
     def language_probabilities(self, audio: np.ndarray) -> list[tuple[str, float]]:

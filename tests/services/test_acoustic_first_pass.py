@@ -28,9 +28,9 @@ class CountingModel(_Loaded):
     def __init__(self) -> None:
         self.calls: list[DecodeOptions] = []
 
-    def transcribe(self, audio: np.ndarray, options: DecodeOptions) -> list[Alternative]:
+    def transcribe(self, audio: np.ndarray, options: DecodeOptions, *, speech: int | None = None) -> list[Alternative]:
         self.calls.append(options)
-        return super().transcribe(audio, options)
+        return super().transcribe(audio, options, speech=speech)
 
 
 class RecordingAdapter(FakeEngine):

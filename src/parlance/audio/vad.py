@@ -41,6 +41,11 @@ class Segment:
     def duration(self) -> float:
         return self.end - self.start
 
+    @property
+    def speech(self) -> int:
+        """Samples before the trailing padding (`TRAILING_PAD`, unless cut short: then some speech is left out)."""
+        return max(len(self.samples) - TRAILING_PAD, len(self.samples) // 2)
+
 
 @dataclass(frozen=True)
 class _Frames:

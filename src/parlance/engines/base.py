@@ -126,8 +126,10 @@ class Capabilities:
 class LoadedModel(Protocol):
     """A base-model version loaded in memory; thread-safe for concurrent `transcribe` calls."""
 
-    def transcribe(self, audio: np.ndarray, options: DecodeOptions) -> list[Alternative]:
-        """Recognize one utterance; best alternative first, at most `options.max_alternatives`."""
+    def transcribe(self, audio: np.ndarray, options: DecodeOptions, *, speech: int | None = None) -> list[Alternative]:
+        """Recognize one utterance; best alternative first, at most `options.max_alternatives`. `speech`: for a
+        segment that ends in padding without speech (`vad.Segment.speech`), the samples before the padding, which
+        an engine may normalize by (PocketSphinx does); None: all of them."""
         ...
 
 

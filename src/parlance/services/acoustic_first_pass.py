@@ -53,7 +53,7 @@ def decode(model: LoadedModel, samples: np.ndarray, language: CustomArtifact | N
     options = DecodeOptions(custom=language)
     out = []
     for seg in split_utterances(samples):
-        alternatives = model.transcribe(seg.samples, options)
+        alternatives = model.transcribe(seg.samples, options, speech=seg.speech)
         out.append(DecodedSegment(seg.start, seg.end, alternatives[0].words if alternatives else ()))
     return out
 

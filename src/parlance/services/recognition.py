@@ -285,7 +285,7 @@ class RecognitionService:
         heard = 0
         pieces = decoded_in_order(
             self._utterances(audio, params),
-            lambda seg: self._alternatives(model, seg.samples, prepared),
+            lambda seg: self._alternatives(model, seg, prepared),
             batch_size=self.pool.settings.decode_batch_size,
             workers=parallel_decodes(model),
         )
@@ -327,8 +327,9 @@ class RecognitionService:
             raise _no_speech(timeout)
 
     @classmethod
-    def _alternatives(cls, model: LoadedModel, samples: np.ndarray, prepared: Prepared) -> list[Alternative]:
-        return cls._selected(model, samples, prepared, model.transcribe(samples, prepared.options))
+    def _alternatives(cls, model: LoadedModel, segment: Segment, prepared: Prepared) -> list[Alternative]:
+        alternatives = model.transcribe(segment.samples, prepared.options, speech=segment.speech)
+        return cls._selected(model, segment.samples, prepared, alternatives)
 
     @staticmethod
     def _selected(

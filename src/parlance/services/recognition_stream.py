@@ -266,7 +266,7 @@ class RecognitionStream:
     def _decode_whole(self, segment: Segment) -> list[Alternative]:
         """The segment decoded as `recognize` decodes it, timed (`_speeds`)."""
         started = time.perf_counter()
-        alternatives = self._model_().transcribe(segment.samples, self._prepared.options)
+        alternatives = self._model_().transcribe(segment.samples, self._prepared.options, speech=segment.speech)
         self._speeds.append((time.perf_counter() - started) / max(segment.duration, 0.1))
         return alternatives
 

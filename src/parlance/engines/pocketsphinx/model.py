@@ -22,7 +22,6 @@ from typing import Any
 
 import numpy as np
 
-from parlance.audio.vad import TRAILING_PAD
 from parlance.engines.base import Alternative, Channel, CustomArtifact, DecodeOptions, ModelVersion
 from parlance.engines.pocketsphinx import trigram_lm
 from parlance.engines.pocketsphinx.decoder_pool import DecoderPool
@@ -146,20 +145,20 @@ class PocketSphinxModel:
             return out
 
     # -- recognition -----------------------------------------------------------------------
-    def transcribe(self, audio: np.ndarray, options: DecodeOptions) -> list[Alternative]:
+    def transcribe(self, audio: np.ndarray, options: DecodeOptions, *, speech: int | None = None) -> list[Alternative]:
         audio = checked_audio(audio)
         if audio.size == 0:
             return []
-        speech = audio[: max(audio.size - TRAILING_PAD, audio.size // 2)]
-        utterance = self.open_utterance(options, self.channel_of(speech, options))  # as a stream's decoder
+        utterance = self.open_utterance(options, self.channel_of(audio[:speech], options))  # as a stream's decoder
         utterance.feed(audio)
         return utterance.finish()
 
     def channel_of(self, speech: np.ndarray, options: DecodeOptions) -> str:
-        """What `transcribe` normalizes a segment by, from its samples before `TRAILING_PAD`: their cepstral mean.
-        A segment is normalized by its speech's mean, which a stream knows as soon as the speech ends (with the
-        padding it would take `TRAILING_PAD` longer). On LibriVox and four flite voices the WER was as with the
-        whole segment's mean (2026-12-08; the five sets' WER summed: 250.7 whole, 246.0 without the padding)."""
+        """What `transcribe` normalizes an utterance by, from its `speech`: their cepstral mean. A segment is
+        normalized by the mean of its samples before the trailing padding, which a stream knows as soon as the
+        speech pauses (with the padding it would take `TRAILING_PAD` longer). On LibriVox and four flite voices
+        the WER was as with the whole segment's mean (2026-12-08; the five sets' WER summed: 250.7 whole,
+        246.0 without the padding)."""
         speech = checked_audio(speech)
         with self._mean_pool(options).acquire() as decoder:
             begin_utterance(decoder)

@@ -94,7 +94,7 @@ class WhisperModel:
 
     # ---- decoding ------------------------------------------------------------------------------
 
-    def transcribe(self, audio: np.ndarray, options: DecodeOptions) -> list[Alternative]:
+    def transcribe(self, audio: np.ndarray, options: DecodeOptions, *, speech: int | None = None) -> list[Alternative]:
         audio = np.asarray(audio, dtype=np.float32).reshape(-1)
         if audio.size == 0:
             return []
