@@ -49,7 +49,7 @@ def live(model: Any, audio: np.ndarray, channel: str | None) -> tuple[str, str |
 
 
 def compare(model: Any, phrases: list[tuple[np.ndarray, str]]) -> dict[str, float]:
-    whole = [model.transcribe(a, DecodeOptions()) for a, _ in phrases]
+    whole = [model.transcribe(a, DecodeOptions(), speech=len(a) - TRAILING_PAD) for a, _ in phrases]
     chained, channel = [], None
     for audio, _ in phrases:
         if channel is None:
