@@ -55,9 +55,9 @@ def run(services: Services, params: dict[str, Any], audio: bytes) -> tuple[dict[
     threads: set[str] = set()
     original = model.transcribe
 
-    def recording(samples: np.ndarray, options: Any) -> Any:
+    def recording(samples: np.ndarray, options: Any, *, speech: int | None = None) -> Any:
         threads.add(threading.current_thread().name)
-        return original(samples, options)
+        return original(samples, options, speech=speech)
 
     model.transcribe = recording  # type: ignore[method-assign]
     try:
