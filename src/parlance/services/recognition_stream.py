@@ -331,11 +331,11 @@ class RecognitionStream:
             self._close_live()
         if span is None:
             return
-        paused = self._restart_at_pause(span[0])
+        exact = self._restart_at_pause(span[0])
         if self._live is None:
             self._live = self._open_live(span[0])
         live = self._live
-        target = sum(live.exact) if paused and live.exact is not None else span[1]
+        target = sum(live.exact) if exact and live.exact is not None else span[1]  # not past the padding
         until = min(round(self._splitter.seconds * SAMPLE_RATE), target, live.end + round(CATCH_UP * SAMPLE_RATE))
         if until > live.end:
             started, fed = time.perf_counter(), until - live.end
@@ -348,9 +348,9 @@ class RecognitionStream:
             self._prime_channel(span)
 
     def _restart_at_pause(self, start: int) -> bool:
-        """Whether the open phrase's speech pauses (`ENDING_PAUSE`). At a new pause, the live decoder starts again
-        from the phrase's start normalized by the mean of its speech so far, as `recognize` will normalize the
-        phrase's segment if it ends there, when that decoding is predicted to be done in time (see the module)."""
+        """Whether the live decoder decodes the open phrase as `recognize` will if it ends at the pause its speech
+        makes now (`ENDING_PAUSE`). At a new pause it starts again from the phrase's start normalized by the mean
+        of its speech so far, when that decoding is predicted to be done in time (see the module)."""
         ending = self._splitter.ending(ENDING_PAUSE)
         if ending is None or ending[0] != start:
             return False
@@ -358,7 +358,7 @@ class RecognitionStream:
             return True
         duration = (ending[1] - start + TRAILING_PAD) / SAMPLE_RATE
         if duration > WHOLE_PHRASE and not self._in_time(duration, ending[1] / SAMPLE_RATE):
-            return True
+            return False  # a decoder started at an earlier pause goes on as the live one
         self._close_live()
         model = cast(IncrementalModel, self._model_())
         channel = model.channel_of(self._splitter.samples(start, ending[1]), self._prepared.options)
